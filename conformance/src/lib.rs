@@ -1,0 +1,13 @@
+//! Stand-ins for the standard core systems, and the synthetic population they serve.
+//!
+//! - [`population`]: a deterministic synthetic population with the hard cases every consumer of
+//!   the resident record must handle ([`population::HardCase`]).
+//! - [`resident_record`]: a simulator of a standard resident-record core system's REST API
+//!   (`docs/resident-record-api.md`), served on a loopback listener, with inspection of what it
+//!   received.
+//!
+//! Tests, the demo and the conformance self-checks use this crate; renkei's serving path never
+//! links it except through `renkei demo`.
+
+pub mod population;
+pub mod resident_record;

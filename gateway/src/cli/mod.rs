@@ -1,0 +1,138 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use renkei_gateway::config::Config;
+
+mod demo;
+
+/// renkei — interoperability middleware for municipal counters.
+///
+/// renkei sits between the write-free counter (書かない窓口) and the standard core systems
+/// (住民記録, 税, 国保, 福祉): one canonical model, one adapter per core system, durable
+/// delivery, and a gRPC API (renkei.v1) for the counter app.
+///
+/// Start with `renkei demo`: the gateway with a simulated resident record of synthetic people,
+/// all on loopback.
+#[derive(Debug, Parser)]
+#[command(name = "renkei", version, propagate_version = true)]
+struct Cli {
+    /// Log filter, e.g. `info`, `renkei_gateway=debug` (also RUST_LOG).
+    #[arg(long, global = true, env = "RUST_LOG", default_value = "info")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway: gRPC counter API, HTTP health, delivery workers.
+    ///
+    /// Settings come from --config (TOML; see the example in the README) with flags on top.
+    /// The embedded SQLite database is created in --data-dir on first start.
+    ///
+    /// Example:
+    ///   renkei serve --resident-record-url https://jumin.example.lg.jp/api/v1
+    Serve(ServeArgs),
+    /// Run the gateway with a simulated resident record of synthetic residents, on loopback.
+    ///
+    /// Prints the addresses and a command to try. Nothing leaves the machine; every person is
+    /// made up (deterministically from --seed).
+    Demo(demo::DemoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// gRPC address (default 127.0.0.1:50051).
+    #[arg(long)]
+    grpc_listen: Option<std::net::SocketAddr>,
+    /// HTTP address for /healthz and /readyz (default 127.0.0.1:8080).
+    #[arg(long)]
+    http_listen: Option<std::net::SocketAddr>,
+    /// Directory of the embedded SQLite database (default ./renkei-data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://…) when several replicas share the work; overrides --data-dir.
+    #[arg(long, env = "RENKEI_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// An operator's mapping set (codes/, procedures/); the embedded default set otherwise.
+    #[arg(long)]
+    mappings: Option<PathBuf>,
+    /// Base URL of the resident record's API (sets [systems.resident-record].base_url).
+    #[arg(long)]
+    resident_record_url: Option<String>,
+}
+
+impl ServeArgs {
+    fn into_config(self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(a) = self.grpc_listen {
+            config.server.grpc_listen = a;
+        }
+        if let Some(a) = self.http_listen {
+            config.server.http_listen = a;
+        }
+        if let Some(d) = self.data_dir {
+            config.storage.data_dir = d;
+        }
+        if let Some(u) = self.database_url {
+            config.storage.database_url = Some(u);
+        }
+        if let Some(m) = self.mappings {
+            config.mappings.dir = Some(m);
+        }
+        if let Some(url) = self.resident_record_url {
+            config
+                .systems
+                .entry("resident-record".to_owned())
+                .and_modify(|s| s.base_url = url.clone())
+                .or_insert_with(|| renkei_adapter_core::RestConfig::new(url));
+        }
+        Ok(config)
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into()))
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => {
+                let gateway = renkei_gateway::server::start(args.into_config()?).await?;
+                gateway.run_until(ctrl_c()).await
+            }
+            Command::Demo(args) => demo::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub(crate) async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        // No signal handling available: run until killed.
+        std::future::pending::<()>().await;
+    }
+}

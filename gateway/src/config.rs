@@ -1,0 +1,163 @@
+//! The gateway's configuration: a TOML file, every value with a default, flags on top.
+//!
+//! ```toml
+//! [server]
+//! grpc_listen = "127.0.0.1:50051"
+//! http_listen = "127.0.0.1:8080"
+//!
+//! [storage]
+//! data_dir = "renkei-data"                 # SQLite file renkei.db is created here
+//! # database_url = "postgres://renkei@db/renkei"   # instead, when replicas share the work
+//!
+//! [mappings]
+//! # dir = "/etc/renkei/mappings"           # the embedded default set when absent
+//!
+//! [systems.resident-record]
+//! base_url = "https://jumin.example.lg.jp/api/v1/"
+//! timeout_ms = 10000
+//!
+//! [delivery]
+//! workers = 2
+//! max_attempts = 8
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use renkei_adapter_core::RestConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::storage::{DatabaseUrl, Db};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub mappings: MappingsConfig,
+    /// Core systems by name. `resident-record` is needed for lookups.
+    pub systems: BTreeMap<String, RestConfig>,
+    pub delivery: DeliveryConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// gRPC (the counter API, reflection, health).
+    pub grpc_listen: SocketAddr,
+    /// HTTP (`/healthz`, `/readyz`).
+    pub http_listen: SocketAddr,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            grpc_listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Where the embedded SQLite database lives; created on first start.
+    pub data_dir: PathBuf,
+    /// A PostgreSQL URL (`postgres://…`) or a SQLite file; overrides `data_dir`.
+    pub database_url: Option<String>,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self { data_dir: PathBuf::from("renkei-data"), database_url: None }
+    }
+}
+
+impl StorageConfig {
+    pub fn database_url(&self) -> DatabaseUrl {
+        match &self.database_url {
+            Some(url) => DatabaseUrl::parse(url),
+            None => Db::sqlite_in(&self.data_dir),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MappingsConfig {
+    /// An operator's mapping set; the embedded default set when absent.
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Concurrent delivery workers in this process.
+    pub workers: usize,
+    /// How often an idle worker looks for due deliveries (new submissions wake it at once).
+    pub poll_interval_ms: u64,
+    /// Attempts before a delivery is dead-lettered.
+    pub max_attempts: u32,
+    /// Backoff before the second attempt; doubles each time up to `max_backoff_ms`.
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// How long a claimed delivery stays with its worker before another may take it over.
+    pub lease_ms: u64,
+    /// Deliveries claimed per round trip to the database.
+    pub batch: u32,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            poll_interval_ms: 1_000,
+            max_attempts: 8,
+            initial_backoff_ms: 1_000,
+            max_backoff_ms: 300_000,
+            lease_ms: 60_000,
+            batch: 16,
+        }
+    }
+}
+
+impl Config {
+    /// Read a TOML file; unknown keys are errors, so a typo does not silently keep a default.
+    pub fn from_file(path: &Path) -> anyhow::Result<Config> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_parses() {
+        let doc = include_str!("config.rs");
+        let example: String = doc
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```toml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| l.trim_start_matches("//!").trim_start())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let config: Config = toml::from_str(&example).unwrap();
+        assert_eq!(config.delivery.max_attempts, 8);
+        assert_eq!(config.systems["resident-record"].timeout_ms, 10_000);
+        assert_eq!(
+            config.storage.database_url(),
+            DatabaseUrl::Sqlite(PathBuf::from("renkei-data/renkei.db"))
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let e = toml::from_str::<Config>("[delivery]\nmax_attempt = 3\n").unwrap_err();
+        assert!(e.to_string().contains("max_attempt"), "{e}");
+    }
+}

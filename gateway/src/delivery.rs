@@ -1,0 +1,187 @@
+//! Delivery workers: take due deliveries from the outbox, hand each to its core system's
+//! adapter with the application id as idempotency key, and record the outcome.
+//!
+//! Retryable failures come back with exponential backoff (with jitter) until `max_attempts`;
+//! refusals and exhausted retries are kept for operators (`AdminService.ListDeliveries`,
+//! `RetryDelivery`). Each outcome is published to the session's watchers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use renkei_adapter_core::{CoreSystem, DeliveryError};
+use renkei_model::Application;
+use renkei_proto::v1 as pb;
+use tokio::sync::{Notify, watch};
+use tracing::{debug, info, warn};
+
+use crate::config::DeliveryConfig;
+use crate::events::SessionEvents;
+use crate::grpc::convert::{now_timestamp, status_to_proto};
+use crate::storage::deliveries::{self, ClaimedDelivery, DeliveryOutcome};
+use crate::storage::{Db, StorageError, now_ms};
+
+/// The core systems deliveries go to, by name.
+pub type Systems = HashMap<String, Arc<dyn CoreSystem>>;
+
+/// What the workers share.
+#[derive(Debug, Clone)]
+pub struct Deliverer {
+    pub db: Db,
+    pub systems: Arc<Systems>,
+    pub events: SessionEvents,
+    pub config: DeliveryConfig,
+    /// Poked when new deliveries are committed, so workers need not wait for the next poll.
+    pub wakeup: Arc<Notify>,
+}
+
+impl Deliverer {
+    /// Run `config.workers` workers until `shutdown` turns true. A delivery in progress when
+    /// shutdown comes is finished first.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        if self.db.is_sqlite() {
+            match self.db.write(deliveries::release_all_leases).await {
+                Ok(0) => {}
+                Ok(n) => info!(released = n, "deliveries left in flight by the previous run are due again"),
+                Err(e) => warn!(error = %e, "could not release leases left by the previous run"),
+            }
+        }
+        let workers: Vec<_> = (0..self.config.workers.max(1))
+            .map(|i| {
+                let worker = self.clone();
+                let shutdown = shutdown.clone();
+                let name = format!("{}-{i}", uuid::Uuid::new_v4().simple());
+                tokio::spawn(async move { worker.work(name, shutdown).await })
+            })
+            .collect();
+        for w in workers {
+            let _ = w.await;
+        }
+    }
+
+    async fn work(&self, name: String, mut shutdown: watch::Receiver<bool>) {
+        let poll = Duration::from_millis(self.config.poll_interval_ms.max(10));
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let claimed = match self.claim(&name).await {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    warn!(worker = %name, error = %e, "claiming deliveries failed");
+                    Vec::new()
+                }
+            };
+            if claimed.is_empty() {
+                tokio::select! {
+                    _ = self.wakeup.notified() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            for delivery in claimed {
+                self.attempt(&name, delivery).await;
+            }
+        }
+    }
+
+    async fn claim(&self, worker: &str) -> Result<Vec<ClaimedDelivery>, StorageError> {
+        let (worker, batch, lease) =
+            (worker.to_owned(), i64::from(self.config.batch.max(1)), self.config.lease_ms as i64);
+        self.db.write(move |c| deliveries::claim(c, &worker, batch, lease)).await
+    }
+
+    async fn attempt(&self, worker: &str, delivery: ClaimedDelivery) {
+        let outcome = self.send(&delivery).await;
+        match &outcome {
+            DeliveryOutcome::Delivered { .. } => {
+                info!(delivery = %delivery.id, system = %delivery.target_system, attempts = delivery.attempts, "delivered")
+            }
+            DeliveryOutcome::Retry { error, .. } => {
+                debug!(delivery = %delivery.id, attempts = delivery.attempts, %error, "will retry")
+            }
+            DeliveryOutcome::Rejected { reason } => {
+                warn!(delivery = %delivery.id, %reason, "rejected by the system")
+            }
+            DeliveryOutcome::Dead { error } => {
+                warn!(delivery = %delivery.id, attempts = delivery.attempts, %error, "dead-lettered")
+            }
+        }
+        let (id, who, recorded) = (delivery.id.clone(), worker.to_owned(), outcome.clone());
+        match self.db.write(move |c| deliveries::finish(c, &id, &who, &recorded)).await {
+            Ok(true) => self.publish(&delivery, &outcome),
+            Ok(false) => {
+                warn!(delivery = %delivery.id, "lease lost before the outcome was recorded; another worker has it")
+            }
+            // The lease runs out and the delivery is sent again with the same idempotency key.
+            Err(e) => warn!(delivery = %delivery.id, error = %e, "could not record the outcome"),
+        }
+    }
+
+    async fn send(&self, delivery: &ClaimedDelivery) -> DeliveryOutcome {
+        let Some(system) = self.systems.get(&delivery.target_system) else {
+            return DeliveryOutcome::Dead {
+                error: format!("no core system {:?} is configured", delivery.target_system),
+            };
+        };
+        let application: Application = match serde_json::from_str(&delivery.payload) {
+            Ok(app) => app,
+            Err(e) => {
+                return DeliveryOutcome::Dead { error: format!("stored application is unreadable: {e}") };
+            }
+        };
+        match system.deliver(&delivery.application_id, &application).await {
+            Ok(receipt) => DeliveryOutcome::Delivered { receipt: receipt.reference },
+            Err(e @ (DeliveryError::Rejected { .. } | DeliveryError::Unsupported { .. })) => {
+                DeliveryOutcome::Rejected { reason: e.to_string() }
+            }
+            Err(e) if e.is_retryable() && (delivery.attempts as u32) < self.config.max_attempts => {
+                DeliveryOutcome::Retry {
+                    error: e.to_string(),
+                    retry_at_ms: now_ms() + self.backoff_ms(delivery.attempts),
+                }
+            }
+            Err(e) => DeliveryOutcome::Dead { error: e.to_string() },
+        }
+    }
+
+    /// `initial × 2^(attempts−1)`, capped, with ±20 % jitter so retries of one outage spread out.
+    fn backoff_ms(&self, attempts: i32) -> i64 {
+        let exp = attempts.saturating_sub(1).clamp(0, 30) as u32;
+        let base = self.config.initial_backoff_ms.saturating_mul(1u64 << exp).min(self.config.max_backoff_ms);
+        let jitter = fastrand::f64() * 0.4 + 0.8;
+        (base as f64 * jitter) as i64
+    }
+
+    fn publish(&self, delivery: &ClaimedDelivery, outcome: &DeliveryOutcome) {
+        use renkei_model::ApplicationStatus;
+        let (status, receipt, error) = match outcome {
+            DeliveryOutcome::Delivered { receipt } => {
+                (ApplicationStatus::Delivered, receipt.clone(), String::new())
+            }
+            DeliveryOutcome::Rejected { reason } => {
+                (ApplicationStatus::Rejected, String::new(), reason.clone())
+            }
+            DeliveryOutcome::Retry { error, .. } => {
+                (ApplicationStatus::Submitted, String::new(), error.clone())
+            }
+            DeliveryOutcome::Dead { error } => {
+                (ApplicationStatus::DeadLettered, String::new(), error.clone())
+            }
+        };
+        let event = pb::SessionEvent {
+            at: Some(now_timestamp()),
+            event: Some(pb::session_event::Event::Delivery(pb::DeliveryStatusChanged {
+                application_id: delivery.application_id.clone(),
+                procedure_id: delivery.procedure_id.clone(),
+                target_system: delivery.target_system.clone(),
+                status: status_to_proto(status) as i32,
+                attempts: delivery.attempts as u32,
+                receipt,
+                last_error: error,
+            })),
+        };
+        self.events.publish(&delivery.session_id, event);
+    }
+}

@@ -1,0 +1,451 @@
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use prost::Message;
+use renkei_adapter_resident_record::BasicFactsQuery;
+use renkei_model::{
+    AssuranceLevel, CardKind, Date, EvidenceSource, IdentityEvidence, IndividualNumber, MojiText, Resident,
+    Rule, ValidationError, ValidationErrors,
+};
+use renkei_proto::v1 as pb;
+use renkei_proto::v1::counter_service_server::CounterService;
+use sha2::{Digest, Sha256};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+use tracing::info;
+
+use super::GatewayState;
+use super::convert::{self, basic_facts_from_proto, basic_facts_to_proto, date_from_proto, sex_from_proto};
+use super::status::{self, invalid, invalid_one, not_built};
+use crate::storage::submissions::{self, NewApplication, SubmissionOutcome};
+use crate::storage::{AuditEntry, SessionRow, StorageError, now_ms};
+
+/// `CounterService`: what the counter app calls during a resident's visit.
+#[derive(Debug, Clone)]
+pub struct CounterApi {
+    state: Arc<GatewayState>,
+}
+
+impl CounterApi {
+    pub fn new(state: Arc<GatewayState>) -> Self {
+        Self { state }
+    }
+
+    /// Audit that `residents` were shown in `session`, then convert them for the wire.
+    async fn disclose(
+        &self,
+        session: &SessionRow,
+        how: &str,
+        residents: &[Resident],
+    ) -> Result<Vec<pb::Resident>, Status> {
+        let entries = residents
+            .iter()
+            .map(|r| {
+                AuditEntry::new(
+                    &session.id,
+                    &session.staff_id,
+                    "read_resident",
+                    Some(r.atena_number.as_str()),
+                    Some(how.to_owned()),
+                )
+            })
+            .collect();
+        self.state.audit(entries).await?;
+        let today = Date::today();
+        Ok(residents.iter().map(|r| convert::resident_to_proto(r, today)).collect())
+    }
+}
+
+const MAX_ID_LEN: usize = 64;
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
+
+fn short_id(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
+    if value.trim().is_empty() {
+        Err(ValidationError::at(field, Rule::Required))
+    } else if value.chars().count() > max {
+        Err(ValidationError::at(field, Rule::TooLong { max }))
+    } else if value.chars().any(char::is_control) {
+        Err(ValidationError::at(field, Rule::ControlCharacter))
+    } else {
+        Ok(())
+    }
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::SessionEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl CounterService for CounterApi {
+    async fn open_session(
+        &self,
+        request: Request<pb::OpenSessionRequest>,
+    ) -> Result<Response<pb::Session>, Status> {
+        let r = request.into_inner();
+        let mut errors = ValidationErrors::new();
+        for (field, value) in [("counter_id", &r.counter_id), ("staff_id", &r.staff_id)] {
+            if let Err(e) = short_id(field, value, MAX_ID_LEN) {
+                errors.push(e);
+            }
+        }
+        if !errors.is_empty() {
+            return Err(invalid("", errors));
+        }
+        let row = SessionRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            counter_id: r.counter_id,
+            staff_id: r.staff_id,
+            opened_at_ms: now_ms(),
+        };
+        let stored = row.clone();
+        let audit =
+            AuditEntry::new(&row.id, &row.staff_id, "open_session", None, Some(row.counter_id.clone()));
+        self.state
+            .db
+            .write(move |c| {
+                stored.insert(c)?;
+                AuditEntry::insert_all(c, &[audit])
+            })
+            .await
+            .map_err(status::storage)?;
+        info!(session = %row.id, counter = %row.counter_id, "session opened");
+        Ok(Response::new(pb::Session {
+            session_id: row.id,
+            counter_id: row.counter_id,
+            staff_id: row.staff_id,
+            opened_at: Some(convert::ms_to_timestamp(row.opened_at_ms)),
+        }))
+    }
+
+    async fn submit_evidence(
+        &self,
+        request: Request<pb::SubmitEvidenceRequest>,
+    ) -> Result<Response<pb::SubmitEvidenceResponse>, Status> {
+        use pb::submit_evidence_request::Evidence;
+        let r = request.into_inner();
+        let session = self.state.session(&r.session_id).await?;
+        let identity = match r.evidence {
+            None => return Err(invalid_one("evidence", ValidationError::new(Rule::Required))),
+            Some(Evidence::Card(card)) => {
+                let kind = match pb::CardKind::try_from(card.card) {
+                    Ok(pb::CardKind::MyNumberCard) => CardKind::MyNumberCard,
+                    Ok(pb::CardKind::DriversLicense) => CardKind::DriversLicense,
+                    Ok(pb::CardKind::ResidenceCard) => CardKind::ResidenceCard,
+                    Ok(pb::CardKind::Unspecified) => {
+                        return Err(invalid_one("card.card", ValidationError::new(Rule::Required)));
+                    }
+                    Err(_) => {
+                        return Err(invalid_one(
+                            "card.card",
+                            ValidationError::new(Rule::UnknownCode { table: "card kind" }),
+                        ));
+                    }
+                };
+                let facts =
+                    basic_facts_from_proto(card.facts.as_ref()).map_err(|e| invalid("card.facts", e))?;
+                // The counter app read the chip after the resident's PIN: identity proven by
+                // possession and knowledge.
+                IdentityEvidence {
+                    source: EvidenceSource::Card { card: kind },
+                    assurance: AssuranceLevel::High,
+                    facts,
+                    individual_number: None,
+                    needs_confirmation: Vec::new(),
+                }
+            }
+            Some(Evidence::Manual(manual)) => {
+                let facts =
+                    basic_facts_from_proto(manual.facts.as_ref()).map_err(|e| invalid("manual.facts", e))?;
+                IdentityEvidence {
+                    source: EvidenceSource::Manual,
+                    assurance: AssuranceLevel::Low,
+                    facts,
+                    individual_number: None,
+                    needs_confirmation: Vec::new(),
+                }
+            }
+            Some(Evidence::Qr(_)) => return Err(not_built("reading pre-entry QR payloads")),
+            Some(Evidence::Ocr(_)) => return Err(not_built("taking OCR results as evidence")),
+        };
+        identity.validate().map_err(|e| invalid("evidence", e))?;
+        let query = BasicFactsQuery {
+            name: identity.facts.name.to_string(),
+            birth_date: identity.facts.birth_date,
+            sex: Some(identity.facts.sex),
+            address: None,
+        };
+        let found = self.state.resident_record.search(&query).await.map_err(status::lookup)?;
+        let candidates = self.disclose(&session, "evidence", &found).await?;
+        Ok(Response::new(pb::SubmitEvidenceResponse {
+            identity: Some(pb::IdentityEvidence {
+                channel: match identity.source {
+                    EvidenceSource::Card { .. } => "card",
+                    EvidenceSource::Qr => "qr",
+                    EvidenceSource::Ocr { .. } => "ocr",
+                    EvidenceSource::Online => "online",
+                    EvidenceSource::Manual => "manual",
+                }
+                .to_owned(),
+                assurance: match identity.assurance {
+                    AssuranceLevel::Low => pb::AssuranceLevel::Low,
+                    AssuranceLevel::Substantial => pb::AssuranceLevel::Substantial,
+                    AssuranceLevel::High => pb::AssuranceLevel::High,
+                } as i32,
+                facts: Some(basic_facts_to_proto(&identity.facts)),
+                needs_confirmation: identity.needs_confirmation.iter().map(ToString::to_string).collect(),
+            }),
+            candidates,
+        }))
+    }
+
+    async fn lookup_resident(
+        &self,
+        request: Request<pb::LookupResidentRequest>,
+    ) -> Result<Response<pb::LookupResidentResponse>, Status> {
+        use pb::lookup_resident_request::Key;
+        let r = request.into_inner();
+        let session = self.state.session(&r.session_id).await?;
+        let rr = &self.state.resident_record;
+        let (how, found): (&str, Vec<Resident>) = match r.key {
+            None => {
+                return Err(invalid_one(
+                    "key",
+                    ValidationError::new(Rule::Other(
+                        "one of atena_number, individual_number or basic_facts is required",
+                    )),
+                ));
+            }
+            Some(Key::AtenaNumber(n)) => {
+                let number = convert::atena_required(&n).map_err(|e| invalid_one("atena_number", e))?;
+                let found = rr.by_atena_number(&number).await.map_err(status::lookup)?;
+                ("by atena_number", Vec::from_iter(found))
+            }
+            Some(Key::IndividualNumber(n)) => {
+                // The number is parsed and sent on; it is never echoed, logged or stored.
+                let number = IndividualNumber::parse(&n).map_err(|e| invalid_one("individual_number", e))?;
+                let found = rr.by_individual_number(&number).await.map_err(status::lookup)?;
+                ("by individual_number", Vec::from_iter(found))
+            }
+            Some(Key::BasicFacts(f)) => {
+                let mut errors = ValidationErrors::new();
+                let name = errors.check("name", MojiText::required(f.name.as_str()));
+                let birth_date = errors.check("birth_date", date_from_proto(f.birth_date.as_ref()));
+                let sex = errors.check("sex", sex_from_proto(f.sex));
+                let (Some(name), Some(birth_date), Some(sex)) = (name, birth_date, sex) else {
+                    return Err(invalid("basic_facts", errors));
+                };
+                let query = BasicFactsQuery {
+                    name: name.to_string(),
+                    birth_date,
+                    sex,
+                    address: Some(f.address).filter(|a| !a.trim().is_empty()),
+                };
+                ("by basic_facts", rr.search(&query).await.map_err(status::lookup)?)
+            }
+        };
+        if found.is_empty() {
+            return Err(Status::not_found(format!("no resident found {how}")));
+        }
+        let residents = self.disclose(&session, how, &found).await?;
+        let household = match found.first().filter(|_| r.include_household) {
+            Some(first) => match rr.household(&first.household_number).await.map_err(status::lookup)? {
+                Some(h) => Some(pb::Household {
+                    household_number: h.household_number.to_string(),
+                    members: self.disclose(&session, "household", &h.members).await?,
+                }),
+                None => None,
+            },
+            None => None,
+        };
+        Ok(Response::new(pb::LookupResidentResponse { residents, household }))
+    }
+
+    async fn plan_procedures(
+        &self,
+        _request: Request<pb::PlanProceduresRequest>,
+    ) -> Result<Response<pb::PlanProceduresResponse>, Status> {
+        Err(not_built("planning procedures from a life event"))
+    }
+
+    async fn prefill_applications(
+        &self,
+        _request: Request<pb::PrefillApplicationsRequest>,
+    ) -> Result<Response<pb::PrefillApplicationsResponse>, Status> {
+        Err(not_built("prefilling application forms"))
+    }
+
+    async fn submit_applications(
+        &self,
+        request: Request<pb::SubmitApplicationsRequest>,
+    ) -> Result<Response<pb::SubmitApplicationsResponse>, Status> {
+        let r = request.into_inner();
+        let session = self.state.session(&r.session_id).await?;
+        short_id("idempotency_key", &r.idempotency_key, MAX_IDEMPOTENCY_KEY_LEN)
+            .map_err(|e| invalid("", e.into()))?;
+        if r.applications.is_empty() {
+            return Err(invalid_one("applications", ValidationError::new(Rule::Required)));
+        }
+        let catalog = self.state.mappings.catalog();
+        let mut errors = ValidationErrors::new();
+        let mut new_apps = Vec::with_capacity(r.applications.len());
+        for (i, draft) in r.applications.iter().enumerate() {
+            let at = format!("applications[{i}]");
+            let app = match convert::draft_to_application(draft) {
+                Ok(app) => app,
+                Err(e) => {
+                    errors.extend_under(&at, e);
+                    continue;
+                }
+            };
+            let Some(def) = catalog.get(&app.procedure) else {
+                errors.push(
+                    ValidationError::at("procedure_id", Rule::UnknownCode { table: "procedure" }).under(&at),
+                );
+                continue;
+            };
+            if let Err(e) = app.validate(&def.required_fields(app.life_event)) {
+                errors.extend_under(&at, e);
+                continue;
+            }
+            let Some(target) = def.target_system.clone() else {
+                return Err(Status::failed_precondition(format!(
+                    "{at}.procedure_id: {} is not delivered to a core system",
+                    def.id
+                )));
+            };
+            if !self.state.systems.contains_key(&target) {
+                return Err(Status::failed_precondition(format!(
+                    "{at}.procedure_id: its core system {target:?} is not configured in this gateway"
+                )));
+            }
+            let payload = serde_json::to_string(&app).map_err(|e| Status::internal(e.to_string()))?;
+            new_apps.push((
+                app.applicant.to_string(),
+                NewApplication { procedure_id: def.id.to_string(), target_system: target, payload },
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(invalid("", errors));
+        }
+
+        let hash = format!("{:x}", Sha256::digest(r.encode_to_vec()));
+        let audit: Vec<AuditEntry> = new_apps
+            .iter()
+            .map(|(applicant, app)| {
+                AuditEntry::new(
+                    &session.id,
+                    &session.staff_id,
+                    "submit_application",
+                    Some(applicant),
+                    Some(app.procedure_id.clone()),
+                )
+            })
+            .collect();
+        let apps: Vec<NewApplication> = new_apps.into_iter().map(|(_, app)| app).collect();
+        let commit = || {
+            let (session_id, key, hash, apps, audit) =
+                (session.id.clone(), r.idempotency_key.clone(), hash.clone(), apps.clone(), audit.clone());
+            self.state.db.write(move |c| {
+                let outcome = submissions::submit(c, &session_id, &key, &hash, &apps)?;
+                if matches!(outcome, SubmissionOutcome::Committed(_)) {
+                    AuditEntry::insert_all(c, &audit)?;
+                }
+                Ok(outcome)
+            })
+        };
+        let outcome = match commit().await {
+            // Two replicas committing the same key at once: the loser finds the winner's rows.
+            Err(StorageError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ))) => commit().await,
+            other => other,
+        }
+        .map_err(status::storage)?;
+        let (rows, replayed) = match outcome {
+            SubmissionOutcome::Committed(rows) => {
+                self.state.delivery_wakeup.notify_waiters();
+                info!(session = %session.id, applications = rows.len(), "applications committed");
+                (rows, false)
+            }
+            SubmissionOutcome::Replayed(rows) => (rows, true),
+            SubmissionOutcome::KeyReused => {
+                return Err(Status::already_exists(
+                    "idempotency_key: already used in this session for a different submission",
+                ));
+            }
+        };
+        Ok(Response::new(pb::SubmitApplicationsResponse {
+            applications: rows
+                .into_iter()
+                .map(|row| pb::SubmittedApplication {
+                    application_id: row.id,
+                    procedure_id: row.procedure_id,
+                    status: convert::status_from_str(&row.status) as i32,
+                    target_system: row.target_system,
+                })
+                .collect(),
+            replayed,
+        }))
+    }
+
+    type WatchSessionStream = EventStream;
+
+    async fn watch_session(
+        &self,
+        request: Request<pb::WatchSessionRequest>,
+    ) -> Result<Response<Self::WatchSessionStream>, Status> {
+        let session = self.state.session(&request.into_inner().session_id).await?;
+        // Subscribe before reading the current state, so nothing falls between the two.
+        let mut live = self.state.events.subscribe(&session.id);
+        let id = session.id.clone();
+        let current = self
+            .state
+            .db
+            .read(move |c| submissions::applications_of_session(c, &id))
+            .await
+            .map_err(status::storage)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            for current in current {
+                let row = current.application;
+                let event = pb::SessionEvent {
+                    at: Some(convert::now_timestamp()),
+                    event: Some(pb::session_event::Event::Delivery(pb::DeliveryStatusChanged {
+                        application_id: row.id,
+                        procedure_id: row.procedure_id,
+                        target_system: row.target_system,
+                        status: convert::status_from_str(&row.status) as i32,
+                        attempts: current.attempts as u32,
+                        receipt: current.receipt.unwrap_or_default(),
+                        last_error: current.last_error.unwrap_or_default(),
+                    })),
+                };
+                if tx.send(Ok(event)).await.is_err() {
+                    return;
+                }
+            }
+            loop {
+                tokio::select! {
+                    _ = tx.closed() => return,
+                    received = live.recv() => match received {
+                        Ok(event) => {
+                            if tx.send(Ok(event)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(RecvError::Lagged(missed)) => {
+                            let status = Status::data_loss(format!(
+                                "{missed} session events were missed; watch again to re-read the session's state"
+                            ));
+                            let _ = tx.send(Err(status)).await;
+                            return;
+                        }
+                        Err(RecvError::Closed) => return,
+                    },
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}

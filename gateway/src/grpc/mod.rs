@@ -1,0 +1,58 @@
+//! The renkei.v1 services over tonic.
+
+mod admin;
+mod card;
+pub mod convert;
+mod counter;
+pub mod status;
+
+use std::sync::Arc;
+
+use renkei_adapter_resident_record::ResidentRecordClient;
+use renkei_mappings::MappingSet;
+use renkei_model::{Rule, ValidationError};
+use tokio::sync::Notify;
+use tonic::Status;
+
+pub use admin::AdminApi;
+pub use card::CardApi;
+pub use counter::CounterApi;
+
+use crate::delivery::Systems;
+use crate::events::SessionEvents;
+use crate::storage::{AuditEntry, Db, SessionRow};
+
+/// What every service shares.
+#[derive(Debug)]
+pub struct GatewayState {
+    pub db: Db,
+    pub mappings: Arc<MappingSet>,
+    pub resident_record: Arc<ResidentRecordClient>,
+    pub systems: Arc<Systems>,
+    pub events: SessionEvents,
+    /// Wakes the delivery workers after a commit.
+    pub delivery_wakeup: Arc<Notify>,
+}
+
+impl GatewayState {
+    /// The open session `id`, or the status to answer with.
+    pub async fn session(&self, id: &str) -> Result<SessionRow, Status> {
+        if id.is_empty() {
+            return Err(status::invalid_one("session_id", ValidationError::new(Rule::Required)));
+        }
+        let id = id.to_owned();
+        self.db
+            .read(move |c| SessionRow::find(c, &id))
+            .await
+            .map_err(status::storage)?
+            .ok_or_else(|| Status::not_found("session_id: no open session has this id"))
+    }
+
+    /// Write access-log entries; a read that cannot be logged is not answered.
+    pub async fn audit(&self, entries: Vec<AuditEntry>) -> Result<(), Status> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.db.write(move |c| AuditEntry::insert_all(c, &entries)).await.map_err(status::storage)
+    }
+}

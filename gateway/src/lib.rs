@@ -1,0 +1,25 @@
+//! The renkei gateway: the gRPC counter API (`renkei.v1`), sessions, the outbox and its delivery
+//! workers, and storage. The `renkei` binary is a thin command line over [`server::start`].
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! use renkei_gateway::config::Config;
+//!
+//! let mut config = Config::default();
+//! config.systems.insert(
+//!     "resident-record".into(),
+//!     renkei_adapter_core::RestConfig::new("http://127.0.0.1:8081/api/v1"),
+//! );
+//! let gateway = renkei_gateway::server::start(config).await?;
+//! println!("counter API on {}", gateway.grpc_addr);
+//! gateway.run_until(async { tokio::signal::ctrl_c().await.unwrap() }).await
+//! # }
+//! ```
+
+pub mod config;
+pub mod delivery;
+pub mod events;
+pub mod grpc;
+mod http;
+pub mod server;
+pub mod storage;

@@ -1,0 +1,188 @@
+//! Assembling and running the gateway: storage, mappings, adapters, delivery workers, the gRPC
+//! services (with reflection and the standard health service) and the HTTP endpoints.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use renkei_adapter_core::CoreSystem;
+use renkei_adapter_resident_record::ResidentRecordClient;
+use renkei_mappings::MappingSet;
+use renkei_proto::v1::admin_service_server::AdminServiceServer;
+use renkei_proto::v1::card_service_server::CardServiceServer;
+use renkei_proto::v1::counter_service_server::CounterServiceServer;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tokio_stream::wrappers::TcpListenerStream;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::delivery::{Deliverer, Systems};
+use crate::events::SessionEvents;
+use crate::grpc::{AdminApi, CardApi, CounterApi, GatewayState};
+use crate::http;
+use crate::storage::Db;
+
+/// A running gateway. Dropping it does not stop it; call [`RunningGateway::shutdown`].
+#[derive(Debug)]
+pub struct RunningGateway {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    state: Arc<GatewayState>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<anyhow::Result<()>>,
+}
+
+impl RunningGateway {
+    pub fn state(&self) -> &Arc<GatewayState> {
+        &self.state
+    }
+
+    /// Stop accepting calls, let the delivery in progress finish, and return.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        while let Some(done) = self.tasks.join_next().await {
+            done??;
+        }
+        Ok(())
+    }
+
+    /// Run until one of the parts stops (which is an error) or `stop` resolves.
+    pub async fn run_until(mut self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        tokio::select! {
+            _ = stop => {
+                info!("shutting down");
+                self.shutdown().await
+            }
+            Some(done) = self.tasks.join_next() => {
+                let _ = self.shutdown.send(true);
+                done??;
+                anyhow::bail!("a part of the gateway stopped unexpectedly")
+            }
+        }
+    }
+}
+
+/// The core systems this build has adapters for, built from `[systems.*]`.
+fn build_systems(config: &Config) -> anyhow::Result<(Arc<ResidentRecordClient>, Systems)> {
+    let mut systems: Systems = HashMap::new();
+    let mut resident_record = None;
+    for (name, rest) in &config.systems {
+        match name.as_str() {
+            ResidentRecordClient::SYSTEM => {
+                let client = Arc::new(ResidentRecordClient::new(rest)?);
+                systems.insert(name.clone(), client.clone() as Arc<dyn CoreSystem>);
+                resident_record = Some(client);
+            }
+            other => {
+                anyhow::bail!("[systems.{other}]: this build has no adapter for a system called {other:?}")
+            }
+        }
+    }
+    let resident_record = resident_record.context(
+        "[systems.resident-record] is not configured: the gateway needs the resident record to look residents up \
+         (set base_url, or pass --resident-record-url)",
+    )?;
+    Ok((resident_record, systems))
+}
+
+fn load_mappings(config: &Config) -> anyhow::Result<MappingSet> {
+    match &config.mappings.dir {
+        Some(dir) => MappingSet::load_dir(dir)
+            .map_err(|problems| anyhow::anyhow!("mapping set {} has problems:\n{problems}", dir.display())),
+        None => {
+            MappingSet::embedded().map_err(|problems| anyhow::anyhow!("embedded mapping set: {problems}"))
+        }
+    }
+}
+
+/// Start every part of the gateway and return once it is listening.
+pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
+    let mappings = Arc::new(load_mappings(&config)?);
+    let (resident_record, systems) = build_systems(&config)?;
+    let url = config.storage.database_url();
+    info!(database = %url.redacted(), "opening storage");
+    let db = tokio::task::spawn_blocking(move || Db::open(&url)).await??;
+
+    let state = Arc::new(GatewayState {
+        db: db.clone(),
+        mappings,
+        resident_record,
+        systems: Arc::new(systems),
+        events: SessionEvents::default(),
+        delivery_wakeup: Arc::new(Notify::new()),
+    });
+
+    let grpc_listener = TcpListener::bind(config.server.grpc_listen).await.with_context(|| {
+        format!("gRPC cannot listen on {} (in use? pass --grpc-listen)", config.server.grpc_listen)
+    })?;
+    let http_listener = TcpListener::bind(config.server.http_listen).await.with_context(|| {
+        format!("HTTP cannot listen on {} (in use? pass --http-listen)", config.server.http_listen)
+    })?;
+    let grpc_addr = grpc_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<CounterServiceServer<CounterApi>>().await;
+    health_reporter.set_serving::<CardServiceServer<CardApi>>().await;
+    health_reporter.set_serving::<AdminServiceServer<AdminApi>>().await;
+    let reflection = |builder: tonic_reflection::server::Builder<'static>| {
+        builder
+            .register_encoded_file_descriptor_set(renkei_proto::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection(tonic_reflection::server::Builder::configure()).build_v1()?;
+    let reflection_v1alpha = reflection(tonic_reflection::server::Builder::configure()).build_v1alpha()?;
+
+    let router = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(CounterServiceServer::new(CounterApi::new(state.clone())))
+        .add_service(CardServiceServer::new(CardApi))
+        .add_service(AdminServiceServer::new(AdminApi::new(state.clone())));
+    let mut stop = shutdown_rx.clone();
+    tasks.spawn(async move {
+        router
+            .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+            .context("gRPC server")
+    });
+
+    let mut stop = shutdown_rx.clone();
+    let http_app = http::router(db.clone());
+    tasks.spawn(async move {
+        axum::serve(http_listener, http_app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+            .context("HTTP server")
+    });
+
+    let deliverer = Deliverer {
+        db,
+        systems: state.systems.clone(),
+        events: state.events.clone(),
+        config: config.delivery.clone(),
+        wakeup: state.delivery_wakeup.clone(),
+    };
+    let stop = shutdown_rx.clone();
+    tasks.spawn(async move {
+        deliverer.run(stop).await;
+        Ok(())
+    });
+
+    if config.systems.len() > 1 {
+        warn!("only the resident record has an adapter in this build; other systems are not delivered to");
+    }
+    info!(%grpc_addr, %http_addr, "gateway listening");
+    Ok(RunningGateway { grpc_addr, http_addr, state, shutdown, tasks })
+}

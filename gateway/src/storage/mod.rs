@@ -1,0 +1,228 @@
+//! Storage through diesel: embedded SQLite by default, PostgreSQL when several replicas share the
+//! work. One schema, one set of migrations and one code path for both; the few places where the
+//! backends differ (row locking when claiming deliveries) match on [`AnyConnection`].
+//!
+//! diesel is synchronous: every call runs on tokio's blocking pool through [`Db::read`] and
+//! [`Db::write`].
+
+mod audit;
+pub mod deliveries;
+pub mod schema;
+mod sessions;
+pub mod submissions;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub use audit::AuditEntry;
+pub use deliveries::{ClaimedDelivery, DeliveryOutcome, DeliveryRow, DeliveryState};
+pub use sessions::SessionRow;
+pub use submissions::{NewApplication, SessionApplication, SubmissionOutcome, SubmittedRow};
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// A connection to either backend; diesel's query builder works on it unchanged.
+#[allow(missing_debug_implementations)] // diesel's connections have no Debug
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Which database, from a URL: `postgres://…` / `postgresql://…`, or a SQLite file
+/// (`sqlite://path`, or a bare path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> DatabaseUrl {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            DatabaseUrl::Postgres(url.to_owned())
+        } else {
+            DatabaseUrl::Sqlite(PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(url)))
+        }
+    }
+
+    /// For logs: the PostgreSQL URL without its password.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => match (url.find("://"), url.rfind('@')) {
+                (Some(scheme), Some(at)) if at > scheme => {
+                    let user_info = &url[scheme + 3..at];
+                    let user = user_info.split(':').next().unwrap_or("");
+                    format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..])
+                }
+                _ => url.clone(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("database connection: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("database setup: {0}")]
+    Setup(String),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+struct Manager {
+    url: DatabaseUrl,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<AnyConnection, diesel::ConnectionError> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => {
+                Ok(AnyConnection::Postgresql(diesel::PgConnection::establish(url)?))
+            }
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
+                // The busy timeout covers the short waits between our own connections;
+                // synchronous=FULL makes a commit survive power loss, which "nothing acknowledged
+                // is lost" needs. (WAL is set once per file, in `Db::open`.)
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), diesel::ConnectionError> {
+        conn.batch_execute("SELECT 1").map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+type Pool = r2d2::Pool<Manager>;
+
+/// The database: a pool for reads and one for writes. With SQLite the write pool holds a single
+/// connection, so writers queue in-process instead of failing on the file lock; with PostgreSQL
+/// both are the same pool.
+#[derive(Clone)]
+pub struct Db {
+    read: Pool,
+    write: Pool,
+    url: DatabaseUrl,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("url", &self.url.redacted()).finish()
+    }
+}
+
+impl Db {
+    /// Open (creating a SQLite file and its directory if needed) and run pending migrations.
+    pub fn open(url: &DatabaseUrl) -> Result<Db, StorageError> {
+        if let DatabaseUrl::Sqlite(path) = url {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StorageError::Setup(format!("creating {}: {e}", dir.display())))?;
+            }
+            // WAL (readers beside the writer) is a property of the file. Switching needs the file
+            // to itself, so it is done here, before the pools open their connections.
+            let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
+                .map_err(|e| StorageError::Setup(format!("opening {}: {e}", path.display())))?;
+            conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")?;
+        }
+        let build = |size| {
+            r2d2::Pool::builder()
+                .max_size(size)
+                .connection_timeout(Duration::from_secs(10))
+                .build(Manager { url: url.clone() })
+        };
+        let (read, write) = match url {
+            DatabaseUrl::Postgres(_) => {
+                let pool = build(8)?;
+                (pool.clone(), pool)
+            }
+            DatabaseUrl::Sqlite(_) => (build(4)?, build(1)?),
+        };
+        let mut conn = write.get()?;
+        let migrated = match &mut *conn {
+            AnyConnection::Postgresql(c) => c.run_pending_migrations(MIGRATIONS).map(|_| ()),
+            AnyConnection::Sqlite(c) => c.run_pending_migrations(MIGRATIONS).map(|_| ()),
+        };
+        migrated.map_err(|e| StorageError::Setup(format!("migrations: {e}")))?;
+        drop(conn);
+        Ok(Db { read, write, url: url.clone() })
+    }
+
+    /// The default embedded database in `data_dir`.
+    pub fn sqlite_in(data_dir: &Path) -> DatabaseUrl {
+        DatabaseUrl::Sqlite(data_dir.join("renkei.db"))
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self.url, DatabaseUrl::Sqlite(_))
+    }
+
+    /// Run `f` with a read connection on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, StorageError> + Send + 'static,
+        T: Send + 'static,
+    {
+        Self::run(self.read.clone(), f).await
+    }
+
+    /// Run `f` in a transaction on the write connection, on the blocking pool.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, StorageError> + Send + 'static,
+        T: Send + 'static,
+    {
+        Self::run(self.write.clone(), |conn| conn.transaction(f)).await
+    }
+
+    async fn run<T, F>(pool: Pool, f: F) -> Result<T, StorageError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, StorageError> + Send + 'static,
+        T: Send + 'static,
+    {
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StorageError::Setup(format!("database task failed: {e}")))?
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        self.read(|c| c.batch_execute("SELECT 1").map_err(StorageError::from)).await
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests;

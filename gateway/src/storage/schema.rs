@@ -1,0 +1,67 @@
+// The tables of migrations/, for diesel's query builder. Kept by hand in step with the SQL.
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        counter_id -> Text,
+        staff_id -> Text,
+        opened_at_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    submissions (session_id, idempotency_key) {
+        session_id -> Text,
+        idempotency_key -> Text,
+        request_sha256 -> Text,
+        created_at_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    applications (id) {
+        id -> Text,
+        session_id -> Text,
+        idempotency_key -> Text,
+        position -> Integer,
+        procedure_id -> Text,
+        target_system -> Text,
+        payload -> Text,
+        status -> Text,
+        created_at_ms -> BigInt,
+        updated_at_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> Text,
+        application_id -> Text,
+        target_system -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at_ms -> BigInt,
+        lease_until_ms -> Nullable<BigInt>,
+        claimed_by -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        receipt -> Nullable<Text>,
+        created_at_ms -> BigInt,
+        updated_at_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        at_ms -> BigInt,
+        session_id -> Nullable<Text>,
+        staff_id -> Nullable<Text>,
+        action -> Text,
+        subject -> Nullable<Text>,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(applications -> sessions (session_id));
+diesel::joinable!(deliveries -> applications (application_id));
+diesel::allow_tables_to_appear_in_same_query!(sessions, submissions, applications, deliveries, audit_log);

@@ -1,0 +1,180 @@
+//! Committing a SubmitApplications call: the submission, its applications and their outbox rows
+//! in one transaction, keyed by the client's idempotency key.
+
+use diesel::prelude::*;
+
+use super::deliveries::DeliveryState;
+use super::schema::{applications, deliveries, submissions};
+use super::{AnyConnection, StorageError, now_ms};
+
+/// An application ready to be committed.
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    pub procedure_id: String,
+    pub target_system: String,
+    /// The canonical application as JSON.
+    pub payload: String,
+}
+
+/// An application as committed.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = applications)]
+pub struct SubmittedRow {
+    pub id: String,
+    pub procedure_id: String,
+    pub target_system: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmissionOutcome {
+    /// Committed now.
+    Committed(Vec<SubmittedRow>),
+    /// The key was seen before with the same request: the first submission's applications.
+    Replayed(Vec<SubmittedRow>),
+    /// The key was seen before with a different request.
+    KeyReused,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = submissions)]
+struct SubmissionInsert<'a> {
+    session_id: &'a str,
+    idempotency_key: &'a str,
+    request_sha256: &'a str,
+    created_at_ms: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = applications)]
+struct ApplicationInsert<'a> {
+    id: &'a str,
+    session_id: &'a str,
+    idempotency_key: &'a str,
+    position: i32,
+    procedure_id: &'a str,
+    target_system: &'a str,
+    payload: &'a str,
+    status: &'a str,
+    created_at_ms: i64,
+    updated_at_ms: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = deliveries)]
+struct DeliveryInsert<'a> {
+    id: &'a str,
+    application_id: &'a str,
+    target_system: &'a str,
+    state: &'a str,
+    attempts: i32,
+    next_attempt_at_ms: i64,
+    created_at_ms: i64,
+    updated_at_ms: i64,
+}
+
+/// Commit `apps` under `(session_id, key)` — or find what that key committed before. Runs inside
+/// the caller's transaction (see `Db::write`), so the submission, its applications and their
+/// deliveries are committed together or not at all.
+pub fn submit(
+    conn: &mut AnyConnection,
+    session_id: &str,
+    key: &str,
+    request_sha256: &str,
+    apps: &[NewApplication],
+) -> Result<SubmissionOutcome, StorageError> {
+    let previous: Option<String> = submissions::table
+        .find((session_id, key))
+        .select(submissions::request_sha256)
+        .first(conn)
+        .optional()?;
+    if let Some(previous) = previous {
+        if previous != request_sha256 {
+            return Ok(SubmissionOutcome::KeyReused);
+        }
+        return Ok(SubmissionOutcome::Replayed(applications_of(conn, session_id, key)?));
+    }
+    let now = now_ms();
+    diesel::insert_into(submissions::table)
+        .values(SubmissionInsert { session_id, idempotency_key: key, request_sha256, created_at_ms: now })
+        .execute(conn)?;
+    for (position, app) in apps.iter().enumerate() {
+        let application_id = uuid::Uuid::now_v7().to_string();
+        diesel::insert_into(applications::table)
+            .values(ApplicationInsert {
+                id: &application_id,
+                session_id,
+                idempotency_key: key,
+                position: position as i32,
+                procedure_id: &app.procedure_id,
+                target_system: &app.target_system,
+                payload: &app.payload,
+                status: renkei_model::ApplicationStatus::Submitted.as_str(),
+                created_at_ms: now,
+                updated_at_ms: now,
+            })
+            .execute(conn)?;
+        diesel::insert_into(deliveries::table)
+            .values(DeliveryInsert {
+                id: &uuid::Uuid::now_v7().to_string(),
+                application_id: &application_id,
+                target_system: &app.target_system,
+                state: DeliveryState::Pending.as_str(),
+                attempts: 0,
+                next_attempt_at_ms: now,
+                created_at_ms: now,
+                updated_at_ms: now,
+            })
+            .execute(conn)?;
+    }
+    Ok(SubmissionOutcome::Committed(applications_of(conn, session_id, key)?))
+}
+
+fn applications_of(
+    conn: &mut AnyConnection,
+    session_id: &str,
+    key: &str,
+) -> Result<Vec<SubmittedRow>, StorageError> {
+    Ok(applications::table
+        .filter(applications::session_id.eq(session_id))
+        .filter(applications::idempotency_key.eq(key))
+        .order(applications::position)
+        .select(SubmittedRow::as_select())
+        .load(conn)?)
+}
+
+/// An application of a session with where its delivery stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionApplication {
+    pub application: SubmittedRow,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub receipt: Option<String>,
+}
+
+/// The applications of a session with their deliveries, oldest first.
+pub fn applications_of_session(
+    conn: &mut AnyConnection,
+    session_id: &str,
+) -> Result<Vec<SessionApplication>, StorageError> {
+    let rows: Vec<(SubmittedRow, i32, Option<String>, Option<String>)> = applications::table
+        .inner_join(deliveries::table)
+        .filter(applications::session_id.eq(session_id))
+        .order((applications::created_at_ms, applications::position))
+        .select((
+            SubmittedRow::as_select(),
+            deliveries::attempts,
+            deliveries::last_error,
+            deliveries::receipt,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(application, attempts, last_error, receipt)| SessionApplication {
+            application,
+            attempts,
+            last_error,
+            receipt,
+        })
+        .collect())
+}

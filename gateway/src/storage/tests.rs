@@ -1,0 +1,234 @@
+//! The same scenarios on SQLite and on PostgreSQL.
+//!
+//! PostgreSQL is reached at `RENKEI_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); each run creates and drops its own database.
+//! A missing server fails the test with instructions; `RENKEI_SKIP_POSTGRES=1` opts out
+//! explicitly.
+
+use std::collections::HashSet;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+
+use super::deliveries::{self, DeliveryOutcome, DeliveryState};
+use super::submissions::{self, NewApplication, SubmissionOutcome};
+use super::*;
+
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A PostgreSQL database of its own for one test, dropped afterwards.
+struct TempPostgres {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl TempPostgres {
+    fn create() -> Option<TempPostgres> {
+        if std::env::var("RENKEI_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
+            eprintln!("RENKEI_SKIP_POSTGRES=1: PostgreSQL scenarios not run");
+            return None;
+        }
+        let admin_url =
+            std::env::var("RENKEI_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+        let mut admin = diesel::PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is not reachable at {admin_url} ({e}). Start it (the CI script does), point \
+                 RENKEI_TEST_POSTGRES_URL at a server, or set RENKEI_SKIP_POSTGRES=1 to skip these tests"
+            )
+        });
+        let name = format!("renkei_test_{}", uuid::Uuid::new_v4().simple());
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let base = &admin_url[..admin_url.rfind('/').expect("the URL names a database")];
+        let url = format!("{base}/{name}");
+        Some(TempPostgres { admin_url, name, url })
+    }
+}
+
+impl Drop for TempPostgres {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = diesel::PgConnection::establish(&self.admin_url) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+/// Run `scenario` on a fresh SQLite file and on a fresh PostgreSQL database.
+async fn on_both<F, Fut>(scenario: F)
+where
+    F: Fn(Db) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = tokio::task::spawn_blocking({
+        let url = Db::sqlite_in(dir.path());
+        move || Db::open(&url)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    scenario(sqlite).await;
+    if let Some(pg) = TempPostgres::create() {
+        let url = DatabaseUrl::parse(&pg.url);
+        let db = tokio::task::spawn_blocking(move || Db::open(&url)).await.unwrap().unwrap();
+        scenario(db).await;
+    }
+}
+
+async fn new_session(db: &Db) -> String {
+    let row = SessionRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        counter_id: "c".into(),
+        staff_id: "s".into(),
+        opened_at_ms: now_ms(),
+    };
+    let id = row.id.clone();
+    db.write(move |c| row.insert(c)).await.unwrap();
+    id
+}
+
+fn apps(n: usize) -> Vec<NewApplication> {
+    (0..n)
+        .map(|i| NewApplication {
+            procedure_id: "jumin.idou".into(),
+            target_system: "resident-record".into(),
+            payload: format!("{{\"n\":{i}}}"),
+        })
+        .collect()
+}
+
+async fn submit(db: &Db, session: &str, key: &str, hash: &str, n: usize) -> SubmissionOutcome {
+    let (session, key, hash) = (session.to_owned(), key.to_owned(), hash.to_owned());
+    db.write(move |c| submissions::submit(c, &session, &key, &hash, &apps(n))).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_submissions() {
+    on_both(|db| async move {
+        let session = new_session(&db).await;
+        let SubmissionOutcome::Committed(first) = submit(&db, &session, "k1", "h1", 2).await else {
+            panic!("first submission commits");
+        };
+        assert_eq!(first.len(), 2);
+        assert_eq!(submit(&db, &session, "k1", "h1", 2).await, SubmissionOutcome::Replayed(first.clone()));
+        assert_eq!(submit(&db, &session, "k1", "other", 2).await, SubmissionOutcome::KeyReused);
+        let pending = db.read(|c| deliveries::count(c, DeliveryState::Pending)).await.unwrap();
+        assert_eq!(pending, 2, "one delivery per application, none for the replay");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_claims_take_disjoint_deliveries() {
+    on_both(|db| async move {
+        let session = new_session(&db).await;
+        submit(&db, &session, "k", "h", 40).await;
+        let claimers: Vec<_> = (0..4)
+            .map(|w| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    loop {
+                        let worker = format!("w{w}");
+                        let got = db.write(move |c| deliveries::claim(c, &worker, 3, 60_000)).await.unwrap();
+                        if got.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(got.into_iter().map(|d| d.id));
+                    }
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for c in claimers {
+            all.extend(c.await.unwrap());
+        }
+        let unique: HashSet<_> = all.iter().collect();
+        assert_eq!(all.len(), 40, "every delivery claimed");
+        assert_eq!(unique.len(), 40, "none claimed twice");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcomes_leases_and_requeue() {
+    on_both(|db| async move {
+        let session = new_session(&db).await;
+        submit(&db, &session, "k", "h", 1).await;
+        let claimed = db.write(|c| deliveries::claim(c, "w1", 10, 60_000)).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].attempts, 1);
+        let id = claimed[0].id.clone();
+
+        // A worker that does not hold the claim cannot record an outcome.
+        let (i, o) = (id.clone(), DeliveryOutcome::Delivered { receipt: "x".into() });
+        assert!(!db.write(move |c| deliveries::finish(c, &i, "w2", &o)).await.unwrap());
+
+        // A retry makes it due later, not now.
+        let (i, o) =
+            (id.clone(), DeliveryOutcome::Retry { error: "503".into(), retry_at_ms: now_ms() + 60_000 });
+        assert!(db.write(move |c| deliveries::finish(c, &i, "w1", &o)).await.unwrap());
+        assert!(db.write(|c| deliveries::claim(c, "w1", 10, 60_000)).await.unwrap().is_empty());
+
+        // Dead-lettered, then put back by an operator, then delivered.
+        let i = id.clone();
+        db.write(move |c| {
+            diesel::update(schema::deliveries::table.find(&i))
+                .set(schema::deliveries::next_attempt_at_ms.eq(0))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let again = db.write(|c| deliveries::claim(c, "w1", 10, 60_000)).await.unwrap();
+        assert_eq!(again[0].attempts, 2);
+        let (i, o) = (id.clone(), DeliveryOutcome::Dead { error: "gave up".into() });
+        assert!(db.write(move |c| deliveries::finish(c, &i, "w1", &o)).await.unwrap());
+        let i = id.clone();
+        assert!(db.write(move |c| deliveries::requeue(c, &i)).await.unwrap());
+        let i = id.clone();
+        assert!(!db.write(move |c| deliveries::requeue(c, &i)).await.unwrap(), "only dead or rejected");
+        let third = db.write(|c| deliveries::claim(c, "w3", 10, 60_000)).await.unwrap();
+        assert_eq!(third[0].attempts, 3);
+
+        // An expired lease is claimed again by someone else.
+        let expired = db.write(|c| deliveries::claim(c, "w4", 10, -1)).await.unwrap();
+        assert!(expired.is_empty(), "w3's lease is still running");
+        let i = id.clone();
+        db.write(move |c| {
+            diesel::update(schema::deliveries::table.find(&i))
+                .set(schema::deliveries::lease_until_ms.eq(Some(0)))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let taken_over = db.write(|c| deliveries::claim(c, "w4", 10, 60_000)).await.unwrap();
+        assert_eq!(taken_over.len(), 1);
+        let (i, o) = (id.clone(), DeliveryOutcome::Delivered { receipt: "R1".into() });
+        assert!(!db.write(move |c| deliveries::finish(c, &i, "w3", &o)).await.unwrap(), "w3 lost the lease");
+        let (i, o) = (id.clone(), DeliveryOutcome::Delivered { receipt: "R1".into() });
+        assert!(db.write(move |c| deliveries::finish(c, &i, "w4", &o)).await.unwrap());
+
+        let i = id.clone();
+        let (row, procedure) = db.read(move |c| deliveries::get(c, &i)).await.unwrap().unwrap();
+        assert_eq!(
+            (row.state.as_str(), row.receipt.as_deref(), procedure.as_str()),
+            ("delivered", Some("R1"), "jumin.idou")
+        );
+        let s = session.clone();
+        let apps = db.read(move |c| submissions::applications_of_session(c, &s)).await.unwrap();
+        assert_eq!(apps[0].application.status, "delivered");
+        assert_eq!(apps[0].attempts, 4);
+    })
+    .await;
+}
+
+#[test]
+fn database_urls() {
+    assert_eq!(DatabaseUrl::parse("sqlite://x/y.db"), DatabaseUrl::Sqlite("x/y.db".into()));
+    assert_eq!(DatabaseUrl::parse("data/renkei.db"), DatabaseUrl::Sqlite("data/renkei.db".into()));
+    let pg = DatabaseUrl::parse("postgres://renkei:secret@db:5432/renkei");
+    assert_eq!(pg.redacted(), "postgres://renkei:***@db:5432/renkei");
+    assert!(!pg.redacted().contains("secret"));
+}

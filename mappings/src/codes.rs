@@ -1,0 +1,92 @@
+//! Code tables (`codes/*.toml`): a core system's code for a value ↔ renkei's canonical name for it.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use crate::problem::{Problem, line_of};
+use crate::source::SourceFile;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeTableFile {
+    id: String,
+    name: String,
+    #[serde(default)]
+    source: Option<String>,
+    codes: Vec<toml::Spanned<CodeEntry>>,
+}
+
+/// One code of a table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeEntry {
+    /// The system's value, as it appears in records.
+    pub code: String,
+    /// renkei's name for the value (`male`), stable across systems.
+    pub canonical: String,
+    /// What staff read (男).
+    pub label: String,
+}
+
+/// A loaded code table, indexed both ways.
+#[derive(Debug, Clone)]
+pub struct CodeTable {
+    pub id: String,
+    pub name: String,
+    pub source: Option<String>,
+    entries: Vec<CodeEntry>,
+    by_code: HashMap<String, usize>,
+    by_canonical: HashMap<String, usize>,
+}
+
+impl CodeTable {
+    pub(crate) fn load(file: &SourceFile) -> Result<CodeTable, Vec<Problem>> {
+        let problem = |line, message| Problem { file: file.path.clone(), line, message };
+        let parsed: CodeTableFile = toml::from_str(&file.text).map_err(|e| {
+            vec![problem(e.span().map(|s| line_of(&file.text, s.start)), e.message().to_owned())]
+        })?;
+        let mut problems = Vec::new();
+        let mut table = CodeTable {
+            id: parsed.id,
+            name: parsed.name,
+            source: parsed.source,
+            entries: Vec::with_capacity(parsed.codes.len()),
+            by_code: HashMap::new(),
+            by_canonical: HashMap::new(),
+        };
+        for spanned in parsed.codes {
+            let line = Some(line_of(&file.text, spanned.span().start));
+            let entry = spanned.into_inner();
+            let index = table.entries.len();
+            if table.by_code.insert(entry.code.clone(), index).is_some() {
+                problems.push(problem(
+                    line,
+                    format!("code {:?} appears twice in table {}", entry.code, table.id),
+                ));
+            }
+            if table.by_canonical.insert(entry.canonical.clone(), index).is_some() {
+                problems.push(problem(
+                    line,
+                    format!("canonical value {:?} appears twice in table {}", entry.canonical, table.id),
+                ));
+            }
+            table.entries.push(entry);
+        }
+        if problems.is_empty() { Ok(table) } else { Err(problems) }
+    }
+
+    /// The entry for a system's code.
+    pub fn by_code(&self, code: &str) -> Option<&CodeEntry> {
+        self.by_code.get(code).map(|i| &self.entries[*i])
+    }
+
+    /// The entry for a canonical value.
+    pub fn by_canonical(&self, canonical: &str) -> Option<&CodeEntry> {
+        self.by_canonical.get(canonical).map(|i| &self.entries[*i])
+    }
+
+    pub fn entries(&self) -> &[CodeEntry] {
+        &self.entries
+    }
+}

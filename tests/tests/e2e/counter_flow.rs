@@ -1,0 +1,243 @@
+//! The counter's first flow: session, lookup, submission, delivery.
+
+use renkei_conformance::population::HardCase;
+use renkei_proto::v1 as pb;
+use renkei_proto::v1::lookup_resident_request::Key;
+use tonic::Code;
+
+use crate::harness::{Harness, date, moving_notification, violations, wait_for_status};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_by_basic_facts_returns_the_exact_ivs_name() {
+    let h = Harness::start().await;
+    let mut counter = h.counter().await;
+    let session_id = h.open_session(&mut counter).await;
+    let expected = h.population.hard_case(HardCase::IvsName).unwrap();
+    assert!(expected.name.family.has_variation_selectors());
+
+    // Staff type the name without the selector (keyboards cannot enter IVS).
+    let typed = format!("{} {}", expected.name.family.search_key(), expected.name.given);
+    assert!(!typed.contains('\u{E0100}'));
+    let found = counter
+        .lookup_resident(pb::LookupResidentRequest {
+            session_id: session_id.clone(),
+            key: Some(Key::BasicFacts(pb::LookupByBasicFacts {
+                name: typed,
+                birth_date: date(1989, 1, 8),
+                ..Default::default()
+            })),
+            include_household: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.residents.len(), 1);
+    let resident = &found.residents[0];
+    let name = resident.name.as_ref().unwrap();
+    assert_eq!(name.family, expected.name.family.as_str(), "exact code points, selector included");
+    assert_eq!(name.family.chars().filter(|c| *c == '\u{E0100}').count(), 1);
+    assert_eq!(resident.atena_number, expected.atena_number.as_str());
+    assert_eq!(resident.birth_date.as_ref().unwrap().wareki, "平成元年1月8日");
+    let household = found.household.expect("household asked for");
+    assert_eq!(household.household_number, expected.household_number.as_str());
+    assert!(household.members.iter().any(|m| m.atena_number == resident.atena_number));
+    assert_eq!(household.members[0].relationship, "世帯主");
+
+    // Every resident shown was written to the access log, by 宛名番号.
+    let id = session_id.clone();
+    let log = h
+        .gateway
+        .state()
+        .db
+        .read(move |c| renkei_gateway::storage::AuditEntry::for_session(c, &id))
+        .await
+        .unwrap();
+    let reads: Vec<_> = log.iter().filter(|e| e.action == "read_resident").collect();
+    assert_eq!(reads.len(), 1 + household.members.len());
+    assert!(reads.iter().all(|e| e.staff_id.as_deref() == Some("staff-042")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_errors_name_the_field_and_rule() {
+    let h = Harness::start().await;
+    let mut counter = h.counter().await;
+    let session_id = h.open_session(&mut counter).await;
+    let lookup = |key| pb::LookupResidentRequest {
+        session_id: session_id.clone(),
+        key: Some(key),
+        include_household: false,
+    };
+
+    // A well-formed 宛名番号 nobody has.
+    let nobody = renkei_model::AtenaNumber::from_serial(987_654_321, 10).unwrap();
+    let e = counter.lookup_resident(lookup(Key::AtenaNumber(nobody.to_string()))).await.unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
+
+    // A broken check digit.
+    let e = counter.lookup_resident(lookup(Key::AtenaNumber("0000000018".into()))).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(e.message(), "atena_number: check digit does not match");
+    assert_eq!(violations(&e), [("atena_number".to_owned(), "check digit does not match".to_owned())]);
+
+    // Basic facts without a birth date, and with an unknown sex code: both reported.
+    let e = counter
+        .lookup_resident(lookup(Key::BasicFacts(pb::LookupByBasicFacts {
+            name: "山田太郎".into(),
+            birth_date: None,
+            sex: 7,
+            address: String::new(),
+        })))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    let fields: Vec<String> = violations(&e).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(fields, ["basic_facts.birth_date", "basic_facts.sex"]);
+    assert!(e.message().contains("basic_facts.birth_date: is required"), "{}", e.message());
+
+    // No key at all; an unknown session.
+    let e = counter
+        .lookup_resident(pb::LookupResidentRequest {
+            session_id: session_id.clone(),
+            key: None,
+            include_household: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((e.code(), violations(&e)[0].0.as_str()), (Code::InvalidArgument, "key"));
+    let e = counter
+        .lookup_resident(pb::LookupResidentRequest {
+            session_id: "no-such-session".into(),
+            key: Some(Key::AtenaNumber(nobody.to_string())),
+            include_household: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    assert!(e.message().starts_with("session_id:"), "{}", e.message());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn individual_numbers_find_residents_and_never_come_back() {
+    let h = Harness::start().await;
+    let mut counter = h.counter().await;
+    let session_id = h.open_session(&mut counter).await;
+    let person = h.population.hard_case(HardCase::ForeignWithAlias).unwrap();
+    let number = person.individual_number.as_ref().unwrap().expose().to_owned();
+
+    let found = counter
+        .lookup_resident(pb::LookupResidentRequest {
+            session_id: session_id.clone(),
+            key: Some(Key::IndividualNumber(number.clone())),
+            include_household: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.residents[0].atena_number, person.atena_number.as_str());
+    let alias = found.residents[0].name.as_ref().unwrap().alias.as_ref().unwrap();
+    assert_eq!(alias.name, person.name.alias.as_ref().unwrap().name.as_str());
+    assert!(!format!("{found:?}").contains(&number), "the response must not carry the number");
+
+    // A mistyped number is refused without being echoed.
+    let mut wrong = number.clone();
+    let last = wrong.pop().unwrap().to_digit(10).unwrap();
+    wrong.push(char::from_digit((last + 1) % 10, 10).unwrap());
+    let e = counter
+        .lookup_resident(pb::LookupResidentRequest {
+            session_id,
+            key: Some(Key::IndividualNumber(wrong.clone())),
+            include_household: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(e.message(), "individual_number: check digit does not match");
+    assert!(!format!("{e:?}").contains(&wrong[..11]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moving_notification_reaches_the_resident_record_exactly_once() {
+    let h = Harness::start().await;
+    let mut counter = h.counter().await;
+    let session_id = h.open_session(&mut counter).await;
+    let mover = h.population.hard_case(HardCase::SakiVariant).unwrap();
+    let request = pb::SubmitApplicationsRequest {
+        session_id: session_id.clone(),
+        idempotency_key: "visit-1/submit-1".into(),
+        applications: vec![moving_notification(mover.atena_number.as_str())],
+    };
+
+    let first = counter.submit_applications(request.clone()).await.unwrap().into_inner();
+    assert!(!first.replayed);
+    assert_eq!(first.applications.len(), 1);
+    let submitted = &first.applications[0];
+    assert_eq!(submitted.target_system, "resident-record");
+    assert_eq!(submitted.status, pb::ApplicationStatus::Submitted as i32);
+
+    let delivered = wait_for_status(
+        &mut counter,
+        &session_id,
+        &submitted.application_id,
+        pb::ApplicationStatus::Delivered,
+    )
+    .await;
+    assert!(delivered.receipt.starts_with('R'), "{delivered:?}");
+
+    // A watcher arriving after the fact reads the delivery as it stands, receipt and all.
+    let late = wait_for_status(
+        &mut counter,
+        &session_id,
+        &submitted.application_id,
+        pb::ApplicationStatus::Delivered,
+    )
+    .await;
+    assert_eq!((late.receipt.as_str(), late.attempts), (delivered.receipt.as_str(), 1));
+
+    // The client retries the same call (say, after a timeout): nothing new is committed.
+    let again = counter.submit_applications(request.clone()).await.unwrap().into_inner();
+    assert!(again.replayed);
+    assert_eq!(again.applications[0].application_id, submitted.application_id);
+
+    let received = h.simulator.received_todoke();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0].times_sent, 1);
+    assert_eq!(received[0].uketsuke_no, delivered.receipt);
+    assert_eq!(received[0].todoke.kind, renkei_model::LifeEvent::MoveWithin);
+    assert_eq!(received[0].todoke.subjects, std::slice::from_ref(&mover.atena_number));
+    let new_address = received[0].todoke.new_address.as_ref().unwrap();
+    assert_eq!(new_address.banchi.as_str(), "4番1号");
+    // The simulator applied it: the resident record now has the new address.
+    let now = h.simulator.resident(&mover.atena_number).unwrap();
+    assert_eq!(now.address.unwrap().town.as_str(), "桜町二丁目");
+
+    // The same key with a different body is refused, not silently replayed.
+    let mut changed = request;
+    changed.applications[0].fields.get_mut("new_address.banchi").unwrap().value = "5番1号".into();
+    let e = counter.submit_applications(changed).await.unwrap_err();
+    assert_eq!(e.code(), Code::AlreadyExists);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_missing_a_required_field_is_refused_by_name() {
+    let h = Harness::start().await;
+    let mut counter = h.counter().await;
+    let session_id = h.open_session(&mut counter).await;
+    let mover = h.population.hard_case(HardCase::SakiVariant).unwrap();
+    let mut incomplete = moving_notification(mover.atena_number.as_str());
+    incomplete.fields.remove("new_address.banchi");
+    let mut unknown = moving_notification(mover.atena_number.as_str());
+    unknown.procedure_id = "no.such.procedure".into();
+
+    let e = counter
+        .submit_applications(pb::SubmitApplicationsRequest {
+            session_id,
+            idempotency_key: "k".into(),
+            applications: vec![incomplete, unknown],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    let fields: Vec<String> = violations(&e).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(fields, ["applications[0].fields.new_address.banchi", "applications[1].procedure_id"]);
+    assert!(h.simulator.received_todoke().is_empty());
+}

@@ -1,0 +1,137 @@
+//! A gateway and a simulated resident record on loopback, for one test.
+
+use std::time::Duration;
+
+use renkei_conformance::population::Population;
+use renkei_conformance::resident_record::{ResidentRecordSimulator, SimulatorHandle};
+use renkei_gateway::config::Config;
+use renkei_gateway::server::RunningGateway;
+use renkei_proto::v1 as pb;
+use renkei_proto::v1::admin_service_client::AdminServiceClient;
+use renkei_proto::v1::counter_service_client::CounterServiceClient;
+use tonic::transport::Channel;
+
+pub const SEED: u64 = 7;
+
+pub struct Harness {
+    pub population: Population,
+    pub simulator: SimulatorHandle,
+    pub gateway: RunningGateway,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Start with `adjust` applied to the gateway's configuration.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Harness {
+        let population = Population::generate(300, SEED);
+        let simulator = ResidentRecordSimulator::new(&population).start("127.0.0.1:0").await.unwrap();
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.server.grpc_listen = "127.0.0.1:0".parse().unwrap();
+        config.server.http_listen = "127.0.0.1:0".parse().unwrap();
+        config.storage.data_dir = data_dir.path().to_owned();
+        config
+            .systems
+            .insert("resident-record".into(), renkei_adapter_core::RestConfig::new(simulator.base_url()));
+        config.delivery.poll_interval_ms = 50;
+        config.delivery.initial_backoff_ms = 50;
+        config.delivery.max_backoff_ms = 200;
+        adjust(&mut config);
+        let gateway = renkei_gateway::server::start(config).await.unwrap();
+        Harness { population, simulator, gateway, _data_dir: data_dir }
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.gateway.grpc_addr)).unwrap().connect().await.unwrap()
+    }
+
+    pub async fn counter(&self) -> CounterServiceClient<Channel> {
+        CounterServiceClient::new(self.channel().await)
+    }
+
+    pub async fn admin(&self) -> AdminServiceClient<Channel> {
+        AdminServiceClient::new(self.channel().await)
+    }
+
+    pub async fn open_session(&self, counter: &mut CounterServiceClient<Channel>) -> String {
+        counter
+            .open_session(pb::OpenSessionRequest {
+                counter_id: "window-3".into(),
+                staff_id: "staff-042".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .session_id
+    }
+}
+
+/// A 住民異動届 (転居) for `atena` moving to a new address in the same ward.
+pub fn moving_notification(atena: &str) -> pb::ApplicationDraft {
+    let field = |v: &str, provenance: pb::Provenance| pb::FieldValue {
+        value: v.into(),
+        provenance: provenance as i32,
+    };
+    let staff = pb::Provenance::Staff;
+    pb::ApplicationDraft {
+        procedure_id: "jumin.idou".into(),
+        applicant_atena_number: atena.into(),
+        subject_atena_numbers: vec![atena.into()],
+        life_event: pb::LifeEvent::MoveWithin as i32,
+        fields: [
+            ("event_date", field("2026-11-20", staff)),
+            ("new_address.prefecture", field("神奈川県", pb::Provenance::ResidentRecord)),
+            ("new_address.municipality", field("横浜市鶴見区", pb::Provenance::ResidentRecord)),
+            ("new_address.local_government_code", field("141011", pb::Provenance::ResidentRecord)),
+            ("new_address.town", field("桜町二丁目", staff)),
+            ("new_address.banchi", field("4番1号", staff)),
+            ("new_address.katagaki", field("さくら荘201", staff)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
+    }
+}
+
+/// Wait on a session's event stream until an application reaches `status`.
+pub async fn wait_for_status(
+    counter: &mut CounterServiceClient<Channel>,
+    session_id: &str,
+    application_id: &str,
+    status: pb::ApplicationStatus,
+) -> pb::DeliveryStatusChanged {
+    let mut stream = counter
+        .watch_session(pb::WatchSessionRequest { session_id: session_id.into() })
+        .await
+        .unwrap()
+        .into_inner();
+    let wait = async {
+        while let Some(event) = stream.message().await.unwrap() {
+            if let Some(pb::session_event::Event::Delivery(d)) = event.event
+                && d.application_id == application_id
+                && d.status == status as i32
+            {
+                return d;
+            }
+        }
+        panic!("the session's event stream ended before {application_id} reached {status:?}");
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait).await.expect("status change within 20 s")
+}
+
+pub fn date(y: i32, m: i32, d: i32) -> Option<pb::CalendarDate> {
+    Some(pb::CalendarDate { year: y, month: m, day: d, wareki: String::new() })
+}
+
+/// The BadRequest field violations of an INVALID_ARGUMENT status, as `(field, description)`.
+pub fn violations(status: &tonic::Status) -> Vec<(String, String)> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| (v.field, v.description)).collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,6 @@
+//! End-to-end scenarios over loopback. See README.md.
+
+mod api;
+mod counter_flow;
+mod delivery;
+mod harness;
