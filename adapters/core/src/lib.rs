@@ -1,17 +1,29 @@
 //! What every core-system adapter shares: the [`CoreSystem`] trait the delivery workers call, and
-//! the transports (REST/JSON for now; file transfer and XML follow).
+//! the transports a standard core system is reached by:
 //!
+//! - [`rest`]: REST/JSON over reqwest + rustls, with mutual TLS and `client_secret_jwt` client
+//!   authentication;
+//! - [`file`]: CSV and fixed-length record files in UTF-8 or Shift_JIS, written atomically and
+//!   picked up with completion and acknowledgement files, resumable after a crash;
+//! - [`xml`]: streaming XML records over quick-xml.
+//!
+//! [`TransportConfig`] is how a system's transport is configured; the gateway embeds it.
 //! Per-system adapters hold only what differs between systems; retries, idempotency and the
 //! outbox live in the gateway, which sees every system through this trait.
 
-mod rest;
+mod config;
+pub mod file;
+pub mod rest;
+mod secret;
+pub mod xml;
 
 use std::fmt;
 
 use async_trait::async_trait;
 use renkei_model::Application;
 
-pub use rest::{RestClient, RestConfig, RestResponse};
+pub use config::{FileTransferConfig, TransportConfig};
+pub use rest::{ClientSecretJwtConfig, RestClient, RestConfig, RestResponse};
 
 /// A standard core system (住民記録, 税, 国保, 福祉 …) as the delivery workers see it.
 #[async_trait]
@@ -77,6 +89,9 @@ pub enum TransportError {
     Status { system: String, operation: String, status: u16, detail: String },
     #[error("{system}: {operation}: unreadable response: {message}")]
     Decode { system: String, operation: String, message: String },
+    /// What was to be sent could not be encoded; sending it again will not help.
+    #[error("{system}: {operation}: cannot encode the request: {message}")]
+    Encode { system: String, operation: String, message: String },
     #[error("{system}: {operation}: {message}")]
     Other { system: String, operation: String, message: String },
 }
@@ -90,7 +105,9 @@ impl TransportError {
             | TransportError::Connect { .. }
             | TransportError::Other { .. } => true,
             TransportError::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
-            TransportError::Config { .. } | TransportError::Decode { .. } => false,
+            TransportError::Config { .. } | TransportError::Decode { .. } | TransportError::Encode { .. } => {
+                false
+            }
         }
     }
 }

@@ -1,4 +1,7 @@
-//! REST/JSON over reqwest with rustls (ring provider).
+//! REST/JSON over reqwest with rustls (ring provider): the system's CA, an optional client
+//! certificate for mutual TLS, and optional `client_secret_jwt` authentication ([`auth`]).
+
+mod auth;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +14,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::TransportError;
+use crate::secret::Secret;
+pub use auth::ClientSecretJwtConfig;
+use auth::{Clock, TokenSource};
 
 /// How to reach one system over REST.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
@@ -26,6 +32,19 @@ pub struct RestConfig {
     /// PEM file of the CA that signs the system's certificate; the platform's roots when absent.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// PEM file with the certificate (then its chain) renkei presents for mutual TLS.
+    #[serde(default)]
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM file with the private key of `client_cert_file` (PKCS#8, PKCS#1 or SEC1).
+    #[serde(default)]
+    pub client_key_file: Option<PathBuf>,
+    /// OAuth 2.0 client credentials with a `client_secret_jwt` assertion; every call then
+    /// carries a bearer token.
+    #[serde(default)]
+    pub auth: Option<ClientSecretJwtConfig>,
+    /// How often renkei polls the system (change feed, results); at most 10 minutes.
+    #[serde(default = "RestConfig::default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
 }
 
 impl RestConfig {
@@ -37,12 +56,20 @@ impl RestConfig {
         3_000
     }
 
+    fn default_poll_interval_ms() -> u64 {
+        60_000
+    }
+
     pub fn new(base_url: impl Into<String>) -> Self {
         Self {
             base_url: base_url.into(),
             timeout_ms: Self::default_timeout_ms(),
             connect_timeout_ms: Self::default_connect_timeout_ms(),
             ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
+            auth: None,
+            poll_interval_ms: Self::default_poll_interval_ms(),
         }
     }
 }
@@ -54,17 +81,27 @@ pub struct RestResponse {
     pub body: Bytes,
 }
 
-/// A JSON client for one system: one connection pool, the system's timeouts and trust roots,
-/// and errors that name the system and the operation.
+/// A JSON client for one system: one connection pool, the system's timeouts, trust roots and
+/// client certificate, its access token when it wants one, and errors that name the system and
+/// the operation. Cloning shares the pool and the cached token.
 #[derive(Debug, Clone)]
 pub struct RestClient {
     system: String,
     base: Url,
     http: reqwest::Client,
+    auth: Option<Arc<TokenSource>>,
 }
 
 impl RestClient {
     pub fn new(system: &str, config: &RestConfig) -> Result<Self, TransportError> {
+        Self::with_clock(system, config, auth::system_clock())
+    }
+
+    pub(crate) fn with_clock(
+        system: &str,
+        config: &RestConfig,
+        clock: Clock,
+    ) -> Result<Self, TransportError> {
         let config_error = |message: String| TransportError::Config { system: system.to_owned(), message };
         let mut base_url = config.base_url.clone();
         if !base_url.ends_with('/') {
@@ -79,7 +116,11 @@ impl RestClient {
             .user_agent(concat!("renkei/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| config_error(e.to_string()))?;
-        Ok(Self { system: system.to_owned(), base, http })
+        let auth = match &config.auth {
+            Some(auth) => Some(Arc::new(TokenSource::new(system, auth, clock).map_err(config_error)?)),
+            None => None,
+        };
+        Ok(Self { system: system.to_owned(), base, http, auth })
     }
 
     pub fn system(&self) -> &str {
@@ -92,6 +133,10 @@ impl RestClient {
 
     /// Send a request to `path` (relative to the base URL) and return what came back, whatever
     /// its status. Fails only when nothing usable arrived.
+    ///
+    /// With `client_secret_jwt` configured the request carries the cached bearer token
+    /// (obtained or refreshed first when needed); a 401 answer refreshes the token and sends the
+    /// request once more, since a 401 means the system did not act on it.
     pub async fn send(
         &self,
         operation: &str,
@@ -104,9 +149,51 @@ impl RestClient {
             system: self.system.clone(),
             message: format!("{operation}: path {path:?}: {e}"),
         })?;
-        let mut request = self.http.request(method, url).headers(headers);
-        if let Some(body) = json_body {
-            request = request.json(body);
+        let body = match json_body {
+            Some(body) => {
+                Some(Bytes::from(serde_json::to_vec(body).map_err(|e| TransportError::Encode {
+                    system: self.system.clone(),
+                    operation: operation.to_owned(),
+                    message: e.to_string(),
+                })?))
+            }
+            None => None,
+        };
+        let Some(auth) = &self.auth else {
+            return self.send_once(operation, &method, &url, &headers, body, None).await;
+        };
+        let token = auth.bearer(&self.http, operation, None).await?;
+        let response = self.send_once(operation, &method, &url, &headers, body.clone(), Some(&token)).await?;
+        if response.status != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        tracing::debug!(system = %self.system, operation, "401: refreshing the access token and retrying once");
+        let token = auth.bearer(&self.http, operation, Some(&token)).await?;
+        self.send_once(operation, &method, &url, &headers, body, Some(&token)).await
+    }
+
+    async fn send_once(
+        &self,
+        operation: &str,
+        method: &Method,
+        url: &Url,
+        headers: &HeaderMap,
+        body: Option<Bytes>,
+        token: Option<&Secret>,
+    ) -> Result<RestResponse, TransportError> {
+        let mut request = self.http.request(method.clone(), url.clone()).headers(headers.clone());
+        if let Some(body) = body {
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
+        }
+        if let Some(token) = token {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.expose_str()))
+                .map_err(|_| TransportError::Decode {
+                    system: self.system.clone(),
+                    operation: operation.to_owned(),
+                    message: "the access token is not a valid header value".into(),
+                })?;
+            value.set_sensitive(true);
+            request = request.header(reqwest::header::AUTHORIZATION, value);
         }
         let response = request.send().await.map_err(|e| self.classify(operation, e))?;
         let status = response.status();
@@ -191,7 +278,7 @@ impl RestClient {
 }
 
 /// The innermost error's message: reqwest's own says only "error sending request".
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut current = e;
     while let Some(source) = current.source() {
         current = source;
@@ -199,16 +286,27 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     current.to_string()
 }
 
+fn read_certificates(
+    key: &str,
+    path: &std::path::Path,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("{key} {}: {e}", path.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{key} {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{key} {}: no PEM certificate in the file", path.display()));
+    }
+    Ok(certs)
+}
+
 fn tls_config(config: &RestConfig) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     match &config.ca_file {
         Some(path) => {
-            use rustls::pki_types::CertificateDer;
-            use rustls::pki_types::pem::PemObject;
-            for cert in
-                CertificateDer::pem_file_iter(path).map_err(|e| format!("ca_file {}: {e}", path.display()))?
-            {
-                let cert = cert.map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+            for cert in read_certificates("ca_file", path)? {
                 roots.add(cert).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
             }
         }
@@ -221,11 +319,25 @@ fn tls_config(config: &RestConfig) -> Result<rustls::ClientConfig, String> {
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+        .with_root_certificates(roots);
+    match (&config.client_cert_file, &config.client_key_file) {
+        (None, None) => Ok(builder.with_no_client_auth()),
+        (Some(cert_path), Some(key_path)) => {
+            use rustls::pki_types::PrivateKeyDer;
+            use rustls::pki_types::pem::PemObject;
+            let chain = read_certificates("client_cert_file", cert_path)?;
+            // The key file's content never goes into a message, only its name and the kind of error.
+            let key = PrivateKeyDer::from_pem_file(key_path)
+                .map_err(|e| format!("client_key_file {}: {e}", key_path.display()))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("client_cert_file/client_key_file: {e}"))
+        }
+        _ => Err("client_cert_file and client_key_file go together".into()),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,605 @@
+//! Streaming XML records over quick-xml.
+//!
+//! A record is an element at a configured path (`/Root/Records/Record`). The reader holds one
+//! record's subtree at a time — never the document — and every element keeps the line and
+//! column where it starts, so an adapter can say where a bad value is. The writer writes the
+//! enclosing elements once and records one after another.
+//!
+//! Input may be UTF-8 or Shift_JIS (transcoded as it streams, strictly: a byte that is not
+//! Shift_JIS stops the document with its position). After a syntax error nothing more can be
+//! trusted, so the reader stops; every record before it has been handed out.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, BufRead, Read, Write};
+
+use encoding_rs::{DecoderResult, SHIFT_JIS};
+use quick_xml::XmlVersion;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+
+use crate::file::Charset;
+
+/// Where something is in the document: 1-based line, and column in characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    pub line: u64,
+    pub column: u64,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// One element of a record: attributes, text (a leaf's exact text; whitespace between child
+/// elements is dropped) and children.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct XmlElement {
+    pub name: String,
+    pub attributes: Vec<(String, String)>,
+    pub text: String,
+    pub children: Vec<XmlElement>,
+    pub position: Position,
+}
+
+impl XmlElement {
+    /// A leaf element with text.
+    pub fn leaf(name: impl Into<String>, text: impl Into<String>) -> Self {
+        Self { name: name.into(), text: text.into(), ..Self::default() }
+    }
+
+    /// The first child called `name`.
+    pub fn child(&self, name: &str) -> Option<&XmlElement> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    /// The text of the first child called `name`.
+    pub fn child_text(&self, name: &str) -> Option<&str> {
+        self.child(name).map(|c| c.text.as_str())
+    }
+
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A record element and its number (1-based) in the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XmlRecord {
+    pub number: u64,
+    pub element: XmlElement,
+}
+
+/// A document or record that cannot be read or written, with where and which rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name}:{position}: {}{rule}", record.map(|r| format!("record {r}: ")).unwrap_or_default())]
+pub struct XmlError {
+    /// The file or system the document came from.
+    pub source_name: String,
+    pub position: Position,
+    pub record: Option<u64>,
+    /// The element path within the record (`Record/Shimei`), when one is to blame.
+    pub field: Option<String>,
+    pub rule: String,
+}
+
+/// Reads the records of one document, streaming.
+#[derive(Debug)]
+pub struct XmlRecordReader<R: BufRead> {
+    reader: quick_xml::Reader<Counting<R>>,
+    source_name: String,
+    path: Vec<String>,
+    /// Names of the open elements above the current point (outside records).
+    open: Vec<String>,
+    buf: Vec<u8>,
+    records: u64,
+    max_record_bytes: u64,
+    done: bool,
+}
+
+/// Records above this size are refused: a broken or hostile document must not fill memory.
+pub const DEFAULT_MAX_RECORD_BYTES: u64 = 1 << 20;
+
+impl<R: BufRead> XmlRecordReader<R> {
+    /// `record_path` is `/Root/Record`: the element names from the root down to the record.
+    pub fn new(input: R, source_name: &str, record_path: &str) -> Result<Self, XmlError> {
+        let path: Vec<String> = record_path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        if path.is_empty() {
+            return Err(XmlError {
+                source_name: source_name.to_owned(),
+                position: Position::default(),
+                record: None,
+                field: None,
+                rule: format!("record path {record_path:?} names no element"),
+            });
+        }
+        let mut reader = quick_xml::Reader::from_reader(Counting::new(input));
+        reader.config_mut().check_end_names = true;
+        Ok(Self {
+            reader,
+            source_name: source_name.to_owned(),
+            path,
+            open: Vec::new(),
+            buf: Vec::new(),
+            records: 0,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            done: false,
+        })
+    }
+
+    pub fn with_max_record_bytes(mut self, max: u64) -> Self {
+        self.max_record_bytes = max;
+        self
+    }
+
+    fn error(&self, position: Position, record: Option<u64>, rule: String) -> XmlError {
+        XmlError { source_name: self.source_name.clone(), position, record, field: None, rule }
+    }
+
+    fn next_record(&mut self) -> Result<Option<XmlRecord>, XmlError> {
+        loop {
+            let at = self.reader.get_ref().position();
+            self.buf.clear();
+            let event = self
+                .reader
+                .read_event_into(&mut self.buf)
+                .map_err(|e| syntax(&self.source_name, at, None, e))?;
+            match event {
+                Event::Start(start) => {
+                    let name = start.name().as_ref().to_owned();
+                    let is_record = self.open.len() + 1 == self.path.len()
+                        && self.open.iter().zip(&self.path).all(|(a, b)| a == b)
+                        && name == self.path[self.path.len() - 1];
+                    if is_record {
+                        let element =
+                            element_head(&start, at).map_err(|e| syntax(&self.source_name, at, None, e))?;
+                        self.records += 1;
+                        let element = self.read_subtree(element, at.offset)?;
+                        return Ok(Some(XmlRecord { number: self.records, element }));
+                    }
+                    self.open.push(name);
+                }
+                Event::Empty(start) => {
+                    let name = start.name().as_ref().to_owned();
+                    let is_record = self.open.len() + 1 == self.path.len()
+                        && self.open.iter().zip(&self.path).all(|(a, b)| a == b)
+                        && name == self.path[self.path.len() - 1];
+                    if is_record {
+                        let element =
+                            element_head(&start, at).map_err(|e| syntax(&self.source_name, at, None, e))?;
+                        self.records += 1;
+                        return Ok(Some(XmlRecord { number: self.records, element }));
+                    }
+                }
+                Event::End(_) => {
+                    self.open.pop();
+                }
+                Event::Eof => {
+                    if let Some(open) = self.open.last() {
+                        let rule = format!("the document ends inside <{open}> (truncated?)");
+                        return Err(self.error(at.into(), None, rule));
+                    }
+                    return Ok(None);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Read the rest of a record whose start tag has just been read.
+    fn read_subtree(&mut self, root: XmlElement, start_offset: u64) -> Result<XmlElement, XmlError> {
+        let record = Some(self.records);
+        let mut stack = vec![root];
+        loop {
+            let at = self.reader.get_ref().position();
+            if at.offset - start_offset > self.max_record_bytes {
+                let rule = format!("the record is longer than {} bytes", self.max_record_bytes);
+                return Err(self.error(at.into(), record, rule));
+            }
+            self.buf.clear();
+            let event = self
+                .reader
+                .read_event_into(&mut self.buf)
+                .map_err(|e| syntax(&self.source_name, at, record, e))?;
+            let top = stack.last_mut().expect("the record element is on the stack until its end");
+            match event {
+                Event::Start(start) => {
+                    let element =
+                        element_head(&start, at).map_err(|e| syntax(&self.source_name, at, record, e))?;
+                    stack.push(element);
+                }
+                Event::Empty(start) => {
+                    let element =
+                        element_head(&start, at).map_err(|e| syntax(&self.source_name, at, record, e))?;
+                    top.children.push(element);
+                }
+                Event::Text(text) => top.text.push_str(&text.xml10_content()),
+                Event::CData(data) => top.text.push_str(&data.xml10_content()),
+                Event::GeneralRef(reference) => {
+                    let ch = match reference.resolve_char_ref() {
+                        Ok(Some(ch)) => Some(ch),
+                        Ok(None) => match &*reference {
+                            "lt" => Some('<'),
+                            "gt" => Some('>'),
+                            "amp" => Some('&'),
+                            "apos" => Some('\''),
+                            "quot" => Some('"'),
+                            _ => None,
+                        },
+                        Err(_) => None,
+                    };
+                    match ch {
+                        Some(ch) => top.text.push(ch),
+                        None => {
+                            let rule = format!("undefined or invalid reference &{};", &*reference);
+                            return Err(self.error(at.into(), record, rule));
+                        }
+                    }
+                }
+                Event::End(_) => {
+                    let mut done = stack.pop().expect("checked above");
+                    if !done.children.is_empty() && done.text.trim().is_empty() {
+                        done.text.clear();
+                    }
+                    match stack.last_mut() {
+                        Some(parent) => parent.children.push(done),
+                        None => return Ok(done),
+                    }
+                }
+                Event::Eof => {
+                    let rule = format!("the document ends inside <{}> (truncated?)", top.name);
+                    return Err(self.error(at.into(), record, rule));
+                }
+                Event::Comment(_) | Event::PI(_) | Event::Decl(_) | Event::DocType(_) => {}
+            }
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for XmlRecordReader<R> {
+    type Item = Result<XmlRecord, XmlError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.next_record();
+        if !matches!(next, Ok(Some(_))) {
+            self.done = true;
+        }
+        next.transpose()
+    }
+}
+
+fn element_head(start: &BytesStart<'_>, at: At) -> Result<XmlElement, quick_xml::Error> {
+    let mut attributes = Vec::new();
+    for attribute in start.attributes() {
+        let attribute = attribute?;
+        let value = attribute.normalized_value(XmlVersion::Implicit1_0)?;
+        attributes.push((attribute.key.as_ref().to_owned(), value.into_owned()));
+    }
+    Ok(XmlElement {
+        name: start.name().as_ref().to_owned(),
+        attributes,
+        text: String::new(),
+        children: Vec::new(),
+        position: at.into(),
+    })
+}
+
+fn syntax(source: &str, at: At, record: Option<u64>, e: quick_xml::Error) -> XmlError {
+    XmlError { source_name: source.to_owned(), position: at.into(), record, field: None, rule: e.to_string() }
+}
+
+/// A position with its byte offset.
+#[derive(Debug, Clone, Copy)]
+struct At {
+    offset: u64,
+    line: u64,
+    column: u64,
+}
+
+impl From<At> for Position {
+    fn from(at: At) -> Self {
+        Position { line: at.line, column: at.column }
+    }
+}
+
+/// Counts lines and columns of what the parser has consumed. quick-xml consumes exactly up to
+/// the end of each event, so the count before an event is where it starts.
+#[derive(Debug)]
+struct Counting<R> {
+    inner: R,
+    at: At,
+}
+
+impl<R> Counting<R> {
+    fn new(inner: R) -> Self {
+        Self { inner, at: At { offset: 0, line: 1, column: 1 } }
+    }
+
+    fn position(&self) -> At {
+        self.at
+    }
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        count(&mut self.at, &buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Counting<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        if let Ok(buf) = self.inner.fill_buf() {
+            let n = amt.min(buf.len());
+            count(&mut self.at, &buf[..n]);
+        }
+        self.inner.consume(amt);
+    }
+}
+
+fn count(at: &mut At, bytes: &[u8]) {
+    at.offset += bytes.len() as u64;
+    for &b in bytes {
+        if b == b'\n' {
+            at.line += 1;
+            at.column = 1;
+        } else if b & 0xC0 != 0x80 {
+            // Not a UTF-8 continuation byte: a new character starts.
+            at.column += 1;
+        }
+    }
+}
+
+/// Transcodes a Shift_JIS byte stream to UTF-8 as it is read, refusing malformed bytes with
+/// their offset in the original input.
+pub struct ShiftJisToUtf8<R> {
+    inner: R,
+    decoder: encoding_rs::Decoder,
+    input: Vec<u8>,
+    input_len: usize,
+    output: Vec<u8>,
+    output_pos: usize,
+    output_len: usize,
+    consumed: u64,
+    eof: bool,
+}
+
+impl<R> fmt::Debug for ShiftJisToUtf8<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShiftJisToUtf8").field("consumed", &self.consumed).finish_non_exhaustive()
+    }
+}
+
+impl<R: Read> ShiftJisToUtf8<R> {
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            decoder: SHIFT_JIS.new_decoder_without_bom_handling(),
+            input: vec![0; 64 * 1024],
+            input_len: 0,
+            output: vec![0; 64 * 1024 * 3 / 2 + 16],
+            output_pos: 0,
+            output_len: 0,
+            consumed: 0,
+            eof: false,
+        }
+    }
+}
+
+impl<R: Read> Read for ShiftJisToUtf8<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: Read> BufRead for ShiftJisToUtf8<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.output_pos == self.output_len && !(self.eof && self.input_len == 0) {
+            if !self.eof && self.input_len < self.input.len() {
+                let n = self.inner.read(&mut self.input[self.input_len..])?;
+                self.eof = n == 0;
+                self.input_len += n;
+            }
+            let (result, read, written) = self.decoder.decode_to_utf8_without_replacement(
+                &self.input[..self.input_len],
+                &mut self.output,
+                self.eof,
+            );
+            if let DecoderResult::Malformed(bad, extra) = result {
+                let at = self.consumed + (read - usize::from(bad) - usize::from(extra)) as u64;
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("byte {at} is not valid Shift_JIS"),
+                ));
+            }
+            self.input.copy_within(read..self.input_len, 0);
+            self.input_len -= read;
+            self.consumed += read as u64;
+            self.output_pos = 0;
+            self.output_len = written;
+            if self.eof && read == 0 && written == 0 {
+                break;
+            }
+        }
+        Ok(&self.output[self.output_pos..self.output_len])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.output_pos = (self.output_pos + amt).min(self.output_len);
+    }
+}
+
+/// Writes records under their enclosing elements, one at a time.
+#[derive(Debug)]
+pub struct XmlRecordWriter<W: Write> {
+    out: W,
+    charset: Charset,
+    ancestors: Vec<String>,
+    record_name: String,
+    target_name: String,
+    records: u64,
+    scratch: Vec<u8>,
+    encoded: Vec<u8>,
+}
+
+impl<W: Write> XmlRecordWriter<W> {
+    /// Write the declaration and open the elements above `record_path`'s last element.
+    pub fn new(out: W, target_name: &str, record_path: &str, charset: Charset) -> Result<Self, XmlError> {
+        let mut path: Vec<String> =
+            record_path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        let error = |rule: String| XmlError {
+            source_name: target_name.to_owned(),
+            position: Position::default(),
+            record: None,
+            field: None,
+            rule,
+        };
+        let Some(record_name) = path.pop() else {
+            return Err(error(format!("record path {record_path:?} names no element")));
+        };
+        if path.is_empty() {
+            return Err(error("the record path needs a root element above the records".into()));
+        }
+        let mut writer = Self {
+            out,
+            charset,
+            ancestors: path,
+            record_name,
+            target_name: target_name.to_owned(),
+            records: 0,
+            scratch: Vec::new(),
+            encoded: Vec::new(),
+        };
+        let mut head = quick_xml::Writer::new(Vec::new());
+        let encoding = match charset {
+            Charset::Utf8 => "UTF-8",
+            Charset::ShiftJis => "Shift_JIS",
+        };
+        let io = |e: io::Error| error(e.to_string());
+        head.write_event(Event::Decl(BytesDecl::new("1.0", Some(encoding), None))).map_err(io)?;
+        head.get_mut().push(b'\n');
+        for name in &writer.ancestors {
+            head.write_event(Event::Start(BytesStart::new(name.as_str()))).map_err(io)?;
+            head.get_mut().push(b'\n');
+        }
+        let head = head.into_inner();
+        writer.emit(&head, None)?;
+        Ok(writer)
+    }
+
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Append one record. Its element must be named like the last element of the record path.
+    /// A value the charset cannot carry refuses the whole record, naming the field.
+    pub fn write_record(&mut self, record: &XmlElement) -> Result<(), XmlError> {
+        let number = self.records + 1;
+        if record.name != self.record_name {
+            return Err(self.error(
+                Some(number),
+                None,
+                format!("a record is <{}>, not <{}>", self.record_name, record.name),
+            ));
+        }
+        if self.charset == Charset::ShiftJis {
+            self.check_encodable(record, &record.name, number)?;
+        }
+        self.scratch.clear();
+        let mut writer = quick_xml::Writer::new(std::mem::take(&mut self.scratch));
+        write_element(&mut writer, record).map_err(|e| self.error(Some(number), None, e.to_string()))?;
+        let mut bytes = writer.into_inner();
+        bytes.push(b'\n');
+        let result = self.emit(&bytes, Some(number));
+        self.scratch = bytes;
+        result?;
+        self.records = number;
+        Ok(())
+    }
+
+    /// Close the enclosing elements and return the output (for a file: publish it next).
+    pub fn finish(mut self) -> Result<W, XmlError> {
+        let mut tail = Vec::new();
+        for name in self.ancestors.iter().rev() {
+            tail.extend_from_slice(b"</");
+            tail.extend_from_slice(name.as_bytes());
+            tail.extend_from_slice(b">\n");
+        }
+        self.emit(&tail, None)?;
+        self.out.flush().map_err(|e| self.error(None, None, e.to_string()))?;
+        Ok(self.out)
+    }
+
+    fn error(&self, record: Option<u64>, field: Option<String>, rule: String) -> XmlError {
+        XmlError { source_name: self.target_name.clone(), position: Position::default(), record, field, rule }
+    }
+
+    fn check_encodable(&mut self, element: &XmlElement, path: &str, number: u64) -> Result<(), XmlError> {
+        let charset = self.charset;
+        let mut check = |value: &str, field: String| {
+            self.encoded.clear();
+            charset.encode_into(value, &mut self.encoded).map_err(|u| XmlError {
+                source_name: self.target_name.clone(),
+                position: Position::default(),
+                record: Some(number),
+                field: Some(field.clone()),
+                rule: format!("{field}: {}", u.describe(charset)),
+            })
+        };
+        check(&element.text, path.to_owned())?;
+        for (key, value) in &element.attributes {
+            check(value, format!("{path}/@{key}"))?;
+        }
+        for child in &element.children {
+            self.check_encodable(child, &format!("{path}/{}", child.name), number)?;
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, utf8: &[u8], record: Option<u64>) -> Result<(), XmlError> {
+        let bytes: Cow<'_, [u8]> = match self.charset {
+            Charset::Utf8 => Cow::Borrowed(utf8),
+            Charset::ShiftJis => {
+                self.encoded.clear();
+                let text = std::str::from_utf8(utf8).map_err(|e| self.error(record, None, e.to_string()))?;
+                let charset = self.charset;
+                charset
+                    .encode_into(text, &mut self.encoded)
+                    .map_err(|u| self.error(record, None, format!("markup: {}", u.describe(charset))))?;
+                Cow::Owned(std::mem::take(&mut self.encoded))
+            }
+        };
+        self.out.write_all(&bytes).map_err(|e| self.error(record, None, e.to_string()))
+    }
+}
+
+fn write_element<W: Write>(writer: &mut quick_xml::Writer<W>, element: &XmlElement) -> io::Result<()> {
+    let mut start = BytesStart::new(element.name.as_str());
+    for (key, value) in &element.attributes {
+        start.push_attribute((key.as_str(), value.as_str()));
+    }
+    if element.text.is_empty() && element.children.is_empty() {
+        return writer.write_event(Event::Empty(start));
+    }
+    writer.write_event(Event::Start(start))?;
+    if !element.text.is_empty() {
+        writer.write_event(Event::Text(BytesText::new(&element.text)))?;
+    }
+    for child in &element.children {
+        write_element(writer, child)?;
+    }
+    writer.write_event(Event::End(BytesEnd::new(element.name.as_str())))
+}
