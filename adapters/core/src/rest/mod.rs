@@ -411,3 +411,6 @@ mod tests {
         assert!(e.to_string().starts_with("tax: configuration: base_url"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod auth_tests;
