@@ -100,7 +100,11 @@ impl Charset {
                     return std::str::from_utf8(bytes).map(Cow::Borrowed).map_err(|e| e.valid_up_to());
                 }
                 let mut decoder = SHIFT_JIS.new_decoder_without_bom_handling();
-                let mut text = String::with_capacity(bytes.len() * 3 / 2 + 4);
+                // Half-width katakana take one byte in Shift_JIS and three in UTF-8.
+                let capacity = decoder
+                    .max_utf8_buffer_length_without_replacement(bytes.len())
+                    .unwrap_or(bytes.len() * 3);
+                let mut text = String::with_capacity(capacity);
                 let (result, read) = decoder.decode_to_string_without_replacement(bytes, &mut text, true);
                 match result {
                     DecoderResult::InputEmpty => Ok(Cow::Owned(text)),
@@ -161,6 +165,8 @@ mod tests {
     #[test]
     fn malformed_bytes_are_located() {
         assert_eq!(Charset::ShiftJis.decode(b"\x8e\x52\x93\x63").unwrap(), "山田");
+        // Half-width katakana grow from one byte to three.
+        assert_eq!(Charset::ShiftJis.decode(b"\xd4\xcf\xc0\xde").unwrap(), "ﾔﾏﾀﾞ");
         // 0x82 needs a trail byte; 0x20 is not one.
         assert_eq!(Charset::ShiftJis.decode(b"\x8e\x52\x82 ").unwrap_err(), 2);
         assert_eq!(Charset::Utf8.decode(b"ab\xe5\xb1").unwrap_err(), 2);

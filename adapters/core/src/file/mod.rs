@@ -32,6 +32,11 @@ pub mod pickup;
 mod reader;
 mod writer;
 
+#[cfg(test)]
+mod crash_tests;
+#[cfg(test)]
+pub(crate) mod tests;
+
 use std::fmt;
 use std::path::PathBuf;
 
