@@ -603,3 +603,203 @@ fn write_element<W: Write>(writer: &mut quick_xml::Writer<W>, element: &XmlEleme
     }
     writer.write_event(Event::End(BytesEnd::new(element.name.as_str())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>
+<Todoke>
+  <Header><Count>2</Count></Header>
+  <Records>
+    <Record kubun=\"転入\">
+      <AtenaNo>0001000000</AtenaNo>
+      <Shimei>葛\u{E0100}西　太郎</Shimei>
+      <Jusho>霞が関1&#x2212;1 &amp; 2</Jusho>
+      <Bikou><![CDATA[<not markup>]]></Bikou>
+      <Empty/>
+    </Record>
+    <!-- a comment between records -->
+    <Record kubun=\"転居\"><AtenaNo>0001000001</AtenaNo><Shimei>山田　花子</Shimei></Record>
+  </Records>
+</Todoke>
+";
+
+    fn read(doc: &str) -> Vec<Result<XmlRecord, XmlError>> {
+        XmlRecordReader::new(doc.as_bytes(), "todoke.xml", "/Todoke/Records/Record").unwrap().collect()
+    }
+
+    #[test]
+    fn records_come_with_their_positions() {
+        let records: Vec<XmlRecord> = read(DOC).into_iter().map(Result::unwrap).collect();
+        assert_eq!(records.len(), 2);
+        let first = &records[0].element;
+        assert_eq!(first.attribute("kubun"), Some("転入"));
+        assert_eq!(first.child_text("Shimei"), Some("葛\u{E0100}西　太郎"));
+        assert_eq!(first.child_text("Jusho"), Some("霞が関1\u{2212}1 & 2"));
+        assert_eq!(first.child_text("Bikou"), Some("<not markup>"));
+        assert_eq!(first.child_text("Empty"), Some(""));
+        assert_eq!(first.text, "", "whitespace between children is not text");
+        assert_eq!(first.position, Position { line: 5, column: 5 });
+        assert_eq!(first.child("Shimei").unwrap().position, Position { line: 7, column: 7 });
+        // Columns count characters, not bytes: 転居 are one column each.
+        assert_eq!(records[1].number, 2);
+        assert_eq!(records[1].element.position, Position { line: 13, column: 5 });
+        assert_eq!(records[1].element.child("Shimei").unwrap().position, Position { line: 13, column: 53 });
+        // <Count> is outside the record path: not a record.
+    }
+
+    #[test]
+    fn broken_documents_stop_with_line_and_column_after_the_good_records() {
+        let broken = DOC.replace("<Shimei>山田　花子</Shimei>", "<Shimei>山田　花子</Shimai>");
+        let items = read(&broken);
+        assert!(items[0].is_ok());
+        let e = items[1].as_ref().unwrap_err();
+        assert_eq!((e.record, e.position.line), (Some(2), 13));
+        assert!(e.to_string().starts_with("todoke.xml:13:"), "{e}");
+        assert_eq!(items.len(), 2, "nothing after a syntax error");
+
+        let undefined = DOC.replace("&amp;", "&nbsp;");
+        let e = read(&undefined).remove(0).unwrap_err();
+        assert_eq!(e.to_string(), "todoke.xml:8:28: record 1: undefined or invalid reference &nbsp;");
+
+        let truncated = &DOC[..DOC.find("<Shimei>山田").unwrap()];
+        let items = read(truncated);
+        assert!(items[0].is_ok());
+        let e = items[1].as_ref().unwrap_err();
+        assert!(e.rule.contains("ends inside <Record> (truncated?)"), "{e}");
+    }
+
+    #[test]
+    fn shift_jis_input_is_transcoded_strictly() {
+        let doc = "<?xml version=\"1.0\" encoding=\"Shift_JIS\"?>\n<R><Rec><N>ﾔﾏﾀﾞ 山田</N></Rec><Rec><N>髙橋</N></Rec></R>\n";
+        let (bytes, _, unmappable) = SHIFT_JIS.encode(doc);
+        assert!(!unmappable);
+        let reader = XmlRecordReader::new(ShiftJisToUtf8::new(&bytes[..]), "sj.xml", "/R/Rec").unwrap();
+        let names: Vec<String> =
+            reader.map(|r| r.unwrap().element.child_text("N").unwrap().to_owned()).collect();
+        assert_eq!(names, ["ﾔﾏﾀﾞ 山田", "髙橋"]);
+
+        let mut bad = bytes.into_owned();
+        // 山 is 0x8E 0x52; 0x8E then '<' is not a Shift_JIS character.
+        let at = bad.windows(2).position(|w| w == b"\x8e\x52").unwrap() + 1;
+        bad[at] = b'<';
+        let items: Vec<_> =
+            XmlRecordReader::new(ShiftJisToUtf8::new(&bad[..]), "sj.xml", "/R/Rec").unwrap().collect();
+        let e = items.last().unwrap().as_ref().unwrap_err();
+        assert!(e.rule.contains(&format!("byte {} is not valid Shift_JIS", at - 1)), "{e}");
+    }
+
+    #[test]
+    fn large_documents_stream_record_by_record() {
+        // A generated document of 200,000 records, never held whole.
+        struct Generated {
+            next: usize,
+            total: usize,
+            pending: Vec<u8>,
+        }
+        impl Read for Generated {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.pending.is_empty() {
+                    self.pending = match self.next {
+                        0 => b"<Root>".to_vec(),
+                        n if n <= self.total => format!("<Rec no=\"{n}\"><V>値{n}</V></Rec>\n").into_bytes(),
+                        n if n == self.total + 1 => b"</Root>".to_vec(),
+                        _ => return Ok(0),
+                    };
+                    self.next += 1;
+                }
+                let n = buf.len().min(self.pending.len());
+                buf[..n].copy_from_slice(&self.pending[..n]);
+                self.pending.drain(..n);
+                Ok(n)
+            }
+        }
+        let input = io::BufReader::new(Generated { next: 0, total: 200_000, pending: Vec::new() });
+        let mut count = 0u64;
+        for record in XmlRecordReader::new(input, "gen.xml", "/Root/Rec").unwrap() {
+            let record = record.unwrap();
+            count += 1;
+            assert_eq!(record.element.attribute("no").unwrap(), count.to_string());
+            assert_eq!(record.element.position.line, count);
+        }
+        assert_eq!(count, 200_000);
+    }
+
+    #[test]
+    fn oversized_records_are_refused() {
+        let doc = format!("<R><Rec><V>{}</V></Rec></R>", "x".repeat(5000));
+        let e = XmlRecordReader::new(doc.as_bytes(), "big.xml", "/R/Rec")
+            .unwrap()
+            .with_max_record_bytes(1000)
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert!(e.rule.contains("longer than 1000 bytes"), "{e}");
+    }
+
+    fn record(no: &str, name: &str) -> XmlElement {
+        XmlElement {
+            name: "Record".into(),
+            attributes: vec![("no".into(), no.into())],
+            children: vec![XmlElement::leaf("Shimei", name), XmlElement::leaf("Memo", "a < b & \"c\"")],
+            ..XmlElement::default()
+        }
+    }
+
+    #[test]
+    fn the_writer_round_trips_in_both_charsets() {
+        for charset in [Charset::Utf8, Charset::ShiftJis] {
+            let mut w =
+                XmlRecordWriter::new(Vec::new(), "out.xml", "/Todoke/Records/Record", charset).unwrap();
+            w.write_record(&record("1", "山田　太郎")).unwrap();
+            w.write_record(&record("2", "髙橋　①")).unwrap();
+            let bytes = w.finish().unwrap();
+            let text = match charset {
+                Charset::Utf8 => String::from_utf8(bytes.clone()).unwrap(),
+                Charset::ShiftJis => SHIFT_JIS.decode_without_bom_handling(&bytes).0.into_owned(),
+            };
+            assert!(
+                text.starts_with(&format!(
+                    "<?xml version=\"1.0\" encoding=\"{}\"?>\n<Todoke>\n<Records>\n",
+                    match charset {
+                        Charset::Utf8 => "UTF-8",
+                        Charset::ShiftJis => "Shift_JIS",
+                    }
+                )),
+                "{text}"
+            );
+            let input: Box<dyn BufRead> = match charset {
+                Charset::Utf8 => Box::new(&bytes[..]),
+                Charset::ShiftJis => Box::new(ShiftJisToUtf8::new(&bytes[..])),
+            };
+            let back: Vec<XmlElement> = XmlRecordReader::new(input, "out.xml", "/Todoke/Records/Record")
+                .unwrap()
+                .map(|r| {
+                    let mut e = r.unwrap().element;
+                    e.position = Position::default();
+                    for c in &mut e.children {
+                        c.position = Position::default();
+                    }
+                    e
+                })
+                .collect();
+            assert_eq!(back, [record("1", "山田　太郎"), record("2", "髙橋　①")]);
+        }
+    }
+
+    #[test]
+    fn the_writer_refuses_a_record_naming_the_field() {
+        let mut w = XmlRecordWriter::new(Vec::new(), "out.xml", "/Todoke/Record", Charset::ShiftJis).unwrap();
+        let e = w.write_record(&record("1", "葛\u{E0100}西")).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("Record/Shimei"));
+        assert_eq!(e.record, Some(1));
+        assert!(e.rule.ends_with("character 2 of the value, U+E0100, has no Shift_JIS code"), "{e}");
+        let e = w.write_record(&XmlElement::leaf("Other", "x")).unwrap_err();
+        assert!(e.rule.contains("a record is <Record>, not <Other>"), "{e}");
+        w.write_record(&record("1", "葛西")).unwrap();
+        assert_eq!(w.records(), 1);
+        let text = SHIFT_JIS.decode_without_bom_handling(&w.finish().unwrap()).0.into_owned();
+        assert_eq!(text.matches("<Record ").count(), 1, "the refused record left nothing behind");
+    }
+}
