@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(nhi.records.format, Format::Fixed);
         assert_eq!(nhi.records.charset, Charset::ShiftJis);
         assert_eq!(nhi.progress_path().unwrap(), PathBuf::from("/srv/renkei/nhi/out/.renkei-pickup.json"));
-        for (_, system) in &root.systems {
+        for system in root.systems.values() {
             system.validate().unwrap();
         }
     }
