@@ -9,26 +9,17 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use renkei_adapter_core::file::{Charset, FieldSpec, Format, Pad, RecordFileWriter, RecordFormat, RecordLayout};
+use renkei_adapter_core::file::{
+    Charset, FieldSpec, Format, Pad, RecordFileWriter, RecordFormat, RecordLayout,
+};
 
 const RECORDS: usize = 10_000;
 
-/// Synthetic 宛名 rows (no real person's data).
+#[path = "../src/file/fixtures.rs"]
+mod fixtures;
+
 fn rows() -> Vec<Vec<String>> {
-    const FAMILY: [&str; 8] = ["山田", "佐藤", "髙橋", "鈴木", "渡邊", "葛西", "小林", "中村"];
-    const GIVEN: [&str; 8] = ["太郎", "花子", "一郎", "さくら", "健太", "美咲", "翔", "陽菜"];
-    const KANA: [&str; 8] = ["ﾔﾏﾀﾞ", "ｻﾄｳ", "ﾀｶﾊｼ", "ｽｽﾞｷ", "ﾜﾀﾅﾍﾞ", "ｶｻｲ", "ｺﾊﾞﾔｼ", "ﾅｶﾑﾗ"];
-    (0..RECORDS)
-        .map(|i| {
-            vec![
-                format!("{:010}", 1_000_000 + i),
-                format!("{}　{}", FAMILY[i % 8], GIVEN[(i / 8) % 8]),
-                KANA[i % 8].to_owned(),
-                format!("{}{:02}{:02}", 1940 + i % 80, 1 + i % 12, 1 + i % 28),
-                format!("東京都千代田区霞が関{}丁目{}番{}号", 1 + i % 3, 1 + i % 20, 1 + i % 9),
-            ]
-        })
-        .collect()
+    fixtures::people(RECORDS)
 }
 
 fn layout() -> RecordLayout {
@@ -100,7 +91,9 @@ fn bench(c: &mut Criterion) {
     });
     let fixed_sjis = RecordFormat::new(Format::Fixed, Charset::ShiftJis);
     group.bench_function("renkei: fixed-length, Shift_JIS", |b| {
-        b.iter_custom(|iters| timed(dir.path(), iters, |d, n| renkei_writer(d, n, &fixed_sjis, &layout, &rows)))
+        b.iter_custom(|iters| {
+            timed(dir.path(), iters, |d, n| renkei_writer(d, n, &fixed_sjis, &layout, &rows))
+        })
     });
     group.finish();
 }

@@ -145,33 +145,16 @@ impl<R: BufRead> XmlRecordReader<R> {
                 .reader
                 .read_event_into(&mut self.buf)
                 .map_err(|e| syntax(&self.source_name, at, None, e))?;
+            let has_content = matches!(event, Event::Start(_));
             match event {
-                Event::Start(start) => {
-                    let name = start.name().as_ref().to_owned();
-                    let is_record = self.open.len() + 1 == self.path.len()
-                        && self.open.iter().zip(&self.path).all(|(a, b)| a == b)
-                        && name == self.path[self.path.len() - 1];
-                    if is_record {
-                        let element =
-                            element_head(&start, at).map_err(|e| syntax(&self.source_name, at, None, e))?;
-                        self.records += 1;
-                        let element = self.read_subtree(element, at.offset)?;
-                        return Ok(Some(XmlRecord { number: self.records, element }));
-                    }
-                    self.open.push(name);
+                Event::Start(start) | Event::Empty(start) if is_record(&self.open, &self.path, &start) => {
+                    let element =
+                        element_head(&start, at).map_err(|e| syntax(&self.source_name, at, None, e))?;
+                    self.records += 1;
+                    let element = if has_content { self.read_subtree(element, at.offset)? } else { element };
+                    return Ok(Some(XmlRecord { number: self.records, element }));
                 }
-                Event::Empty(start) => {
-                    let name = start.name().as_ref().to_owned();
-                    let is_record = self.open.len() + 1 == self.path.len()
-                        && self.open.iter().zip(&self.path).all(|(a, b)| a == b)
-                        && name == self.path[self.path.len() - 1];
-                    if is_record {
-                        let element =
-                            element_head(&start, at).map_err(|e| syntax(&self.source_name, at, None, e))?;
-                        self.records += 1;
-                        return Ok(Some(XmlRecord { number: self.records, element }));
-                    }
-                }
+                Event::Start(start) => self.open.push(start.name().as_ref().to_owned()),
                 Event::End(_) => {
                     self.open.pop();
                 }
@@ -270,6 +253,13 @@ impl<R: BufRead> Iterator for XmlRecordReader<R> {
         }
         next.transpose()
     }
+}
+
+/// Whether an element starting under `open` is a record: its ancestors are the record path's.
+fn is_record(open: &[String], path: &[String], start: &BytesStart<'_>) -> bool {
+    open.len() + 1 == path.len()
+        && open.iter().zip(path).all(|(a, b)| a == b)
+        && start.name().as_ref() == path[path.len() - 1]
 }
 
 fn element_head(start: &BytesStart<'_>, at: At) -> Result<XmlElement, quick_xml::Error> {

@@ -35,6 +35,8 @@ mod writer;
 #[cfg(test)]
 mod crash_tests;
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 pub(crate) mod tests;
 
 use std::fmt;
