@@ -1,6 +1,20 @@
 //! Synthetic 宛名 rows (no real person's data) for tests and benchmarks: 宛名番号, 氏名 with an
-//! ideographic space, half-width kana, birth date, address. Included by the benchmarks by path,
-//! so it uses nothing from the crate.
+//! ideographic space, half-width kana, birth date, address, and their fixed-length layout.
+//! The benchmarks include this file by path; the layout types come from the parent module in
+//! both places.
+
+use super::{FieldSpec, Pad, RecordLayout};
+
+/// The layout of [`people`]' rows: 122 bytes in Shift_JIS.
+pub fn layout() -> RecordLayout {
+    RecordLayout::new(vec![
+        FieldSpec::new("atena_no", 10, Pad::Zero),
+        FieldSpec::new("shimei", 24, Pad::Ideographic),
+        FieldSpec::new("kana", 20, Pad::Space),
+        FieldSpec::new("seinengappi", 8, Pad::Zero),
+        FieldSpec::new("jusho", 60, Pad::Ideographic),
+    ])
+}
 
 /// `n` rows in the order atena_no, shimei, kana, seinengappi, jusho.
 pub fn people(n: usize) -> Vec<Vec<String>> {

@@ -5,17 +5,7 @@ use std::path::Path;
 
 use super::*;
 
-pub(crate) use super::fixtures::people;
-
-pub(crate) fn layout() -> RecordLayout {
-    RecordLayout::new(vec![
-        FieldSpec::new("atena_no", 10, Pad::Zero),
-        FieldSpec::new("shimei", 24, Pad::Ideographic),
-        FieldSpec::new("kana", 20, Pad::Space),
-        FieldSpec::new("seinengappi", 8, Pad::Zero),
-        FieldSpec::new("jusho", 60, Pad::Ideographic),
-    ])
-}
+pub(crate) use super::fixtures::{layout, people};
 
 pub(crate) fn fixed_sjis() -> RecordFormat {
     RecordFormat::new(Format::Fixed, Charset::ShiftJis)
