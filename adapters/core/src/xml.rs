@@ -62,6 +62,21 @@ impl XmlElement {
     pub fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
+
+    /// The value at a path below this element: `Shimei` (a child's text), `Jusho/Banchi` (a
+    /// grandchild's), `@kubun` or `Jusho/@code` (an attribute). How record files name their
+    /// fields when they are XML.
+    pub fn lookup(&self, path: &str) -> Option<&str> {
+        let mut element = self;
+        let mut steps = path.split('/').peekable();
+        while let Some(step) = steps.next() {
+            if let Some(attribute) = step.strip_prefix('@') {
+                return if steps.peek().is_none() { element.attribute(attribute) } else { None };
+            }
+            element = element.child(step)?;
+        }
+        Some(&element.text)
+    }
 }
 
 /// A record element and its number (1-based) in the document.
@@ -126,6 +141,11 @@ impl<R: BufRead> XmlRecordReader<R> {
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             done: false,
         })
+    }
+
+    /// Bytes of (UTF-8) input consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.reader.get_ref().position().offset
     }
 
     pub fn with_max_record_bytes(mut self, max: u64) -> Self {

@@ -1,7 +1,11 @@
 //! File transfer: record files exchanged through shared directories.
 //!
 //! Records arrive here already mapped to the system's layout (rows of field values in
-//! [`RecordLayout`] order); this module only frames, encodes and moves them.
+//! [`RecordLayout`] order); this module only frames, encodes and moves them. CSV and
+//! fixed-length files are written with [`RecordFileWriter`]; XML files with
+//! [`crate::xml::XmlRecordWriter`] over an [`AtomicFile`], then [`AtomicFile::publish`]. All
+//! three are picked up with [`Pickup`]; an XML record's fields are the layout's names looked up
+//! below the record element (`AtenaNo`, `Shimei/Kana`, `@seq`).
 //!
 //! # The file convention
 //!
@@ -17,7 +21,8 @@
 //!    refuses it if `bytes` disagrees with the file's size.
 //! 3. When the reader has taken every record (and stored where it got to), it writes
 //!    `NAME.ack`: `status=accepted` or `status=refused`, `records=N` (records read),
-//!    `rejected=R` (records reported as bad), and for a refused file `reason=…`. A file with an
+//!    `rejected=R` (records reported as bad), for a refused file `reason=…`, and
+//!    `announced_records=N` when the completion file promised another count. A file with an
 //!    ack is never read again; the writer may then delete `NAME`, `NAME.done` and `NAME.ack`.
 //!
 //! # Resuming after a crash

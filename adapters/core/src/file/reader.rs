@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::{Charset, FileError, Format, Pad, RecordError, RecordFormat, RecordLayout, Terminator};
+use crate::xml::{ShiftJisToUtf8, XmlRecordReader};
 
 /// One record read from a file: its number (1-based, header excluded) and its field values in
 /// layout order: trailing spaces removed from space-padded fields, digits of zero-padded fields
@@ -15,7 +16,9 @@ pub struct Record {
     pub fields: Vec<String>,
 }
 
-/// Reads a CSV or fixed-length file from a record boundary. It holds one record at a time.
+/// Reads a CSV, fixed-length or XML file from a record boundary. It holds one record at a time.
+/// An XML record's fields are the layout's field names looked up below the record element
+/// ([`crate::xml::XmlElement::lookup`]); XML resumes by record count, re-parsing what came before.
 ///
 /// A record that does not decode or does not fit the layout is an `Err` item naming the field;
 /// reading goes on with the next record whenever the framing allows it (a line terminator to
@@ -49,6 +52,41 @@ enum Inner {
         terminator: Terminator,
         line: Vec<u8>,
     },
+    Xml {
+        reader: Box<XmlRecordReader<XmlInput>>,
+    },
+}
+
+/// An XML file as UTF-8, transcoded from Shift_JIS as it is read when need be.
+#[derive(Debug)]
+enum XmlInput {
+    Utf8(BufReader<File>),
+    ShiftJis(ShiftJisToUtf8<File>),
+}
+
+impl Read for XmlInput {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            XmlInput::Utf8(r) => r.read(buf),
+            XmlInput::ShiftJis(r) => r.read(buf),
+        }
+    }
+}
+
+impl BufRead for XmlInput {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        match self {
+            XmlInput::Utf8(r) => r.fill_buf(),
+            XmlInput::ShiftJis(r) => r.fill_buf(),
+        }
+    }
+
+    fn consume(&mut self, amt: usize) {
+        match self {
+            XmlInput::Utf8(r) => r.consume(amt),
+            XmlInput::ShiftJis(r) => r.consume(amt),
+        }
+    }
 }
 
 const MAX_CSV_RECORD: usize = 1 << 20;
@@ -67,7 +105,7 @@ impl RecordReader {
         format.validate().map_err(FileError::Config)?;
         let mut file = File::open(path).map_err(FileError::io(path, "open"))?;
         let len = file.metadata().map_err(FileError::io(path, "stat"))?.len();
-        if offset > len {
+        if offset > len && format.format != Format::Xml {
             return Err(FileError::Refused {
                 file: name.to_owned(),
                 reason: format!("resume offset {offset} is past the end ({len} bytes): the file changed"),
@@ -102,7 +140,32 @@ impl RecordReader {
                 Inner::Csv { reader, base: offset, record: csv::ByteRecord::new(), ends_with_terminator, len }
             }
             Format::Xml => {
-                return Err(FileError::Config("XML files are read with xml::XmlRecordReader".into()));
+                let input = match format.charset {
+                    Charset::Utf8 => XmlInput::Utf8(BufReader::with_capacity(256 * 1024, file)),
+                    Charset::ShiftJis => XmlInput::ShiftJis(ShiftJisToUtf8::new(file)),
+                };
+                let record_path = format.record_path.as_deref().unwrap_or_default();
+                let mut reader = XmlRecordReader::new(input, name, record_path)
+                    .map_err(|e| FileError::Config(e.to_string()))?;
+                // XML is resumed by record count: the parser needs the enclosing elements, and a
+                // Shift_JIS file's offsets differ from those of its UTF-8 stream.
+                for _ in 0..records {
+                    match reader.next() {
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => {
+                            return Err(FileError::Refused { file: name.to_owned(), reason: e.to_string() });
+                        }
+                        None => {
+                            return Err(FileError::Refused {
+                                file: name.to_owned(),
+                                reason: format!(
+                                    "resuming after record {records}, but the file has fewer: it changed"
+                                ),
+                            });
+                        }
+                    }
+                }
+                Inner::Xml { reader: Box::new(reader) }
             }
         };
         let mut reader = Self {
@@ -304,6 +367,36 @@ impl RecordReader {
     }
 }
 
+impl RecordReader {
+    fn next_xml(&mut self) -> Result<Option<Result<Record, RecordError>>, FileError> {
+        let Inner::Xml { reader } = &mut self.inner else { return Ok(None) };
+        let record = match reader.next() {
+            None => return Ok(None),
+            Some(Err(e)) => {
+                return Err(FileError::Refused { file: self.name.clone(), reason: e.to_string() });
+            }
+            Some(Ok(record)) => record,
+        };
+        self.offset = reader.offset();
+        self.records = record.number;
+        let mut fields = Vec::with_capacity(self.layout.fields.len());
+        for (i, spec) in self.layout.fields.iter().enumerate() {
+            match record.element.lookup(&spec.name) {
+                Some(value) => fields.push(value.to_owned()),
+                None => {
+                    let at = record.element.position;
+                    let rule = format!(
+                        "missing in the record that starts at line {}, column {}",
+                        at.line, at.column
+                    );
+                    return Ok(Some(Err(self.error(Some(i), rule))));
+                }
+            }
+        }
+        Ok(Some(Ok(Record { number: self.records, fields })))
+    }
+}
+
 impl Iterator for RecordReader {
     type Item = Result<Result<Record, RecordError>, FileError>;
 
@@ -315,6 +408,7 @@ impl Iterator for RecordReader {
         let next = match self.inner {
             Inner::Csv { .. } => self.next_csv(),
             Inner::Fixed { .. } => self.next_fixed(),
+            Inner::Xml { .. } => self.next_xml(),
         };
         match next {
             Ok(Some(item)) => Some(Ok(item)),

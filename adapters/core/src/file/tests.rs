@@ -337,3 +337,56 @@ fn a_new_file_under_an_old_name_starts_from_the_beginning() {
     pickup.run(&mut sink).unwrap();
     assert_eq!(sink.records.iter().map(|(_, r)| r.number).collect::<Vec<_>>(), (1..=12).collect::<Vec<_>>());
 }
+
+#[test]
+fn xml_files_are_published_and_picked_up_resumably() {
+    use crate::xml::{XmlElement, XmlRecordWriter};
+    let dir = tempfile::tempdir().unwrap();
+    let mut format = RecordFormat::new(Format::Xml, Charset::ShiftJis);
+    format.record_path = Some("/Idou/Record".into());
+    let layout = RecordLayout::new(
+        ["@seq", "AtenaNo", "Shimei/Kanji", "Shimei/Kana"]
+            .map(|name| FieldSpec { name: name.into(), width: None, pad: Pad::Space })
+            .to_vec(),
+    );
+    let rows = people(25);
+    let file = AtomicFile::create(dir.path(), "IDOU.xml").unwrap();
+    let mut w = XmlRecordWriter::new(file, "IDOU.xml", "/Idou/Record", Charset::ShiftJis).unwrap();
+    for (i, row) in rows.iter().enumerate() {
+        let mut shimei = XmlElement { name: "Shimei".into(), ..XmlElement::default() };
+        shimei.children.push(XmlElement::leaf("Kanji", row[1].as_str()));
+        if i != 6 {
+            shimei.children.push(XmlElement::leaf("Kana", row[2].as_str()));
+        }
+        let record = XmlElement {
+            name: "Record".into(),
+            attributes: vec![("seq".into(), (i + 1).to_string())],
+            children: vec![XmlElement::leaf("AtenaNo", row[0].as_str()), shimei],
+            ..XmlElement::default()
+        };
+        w.write_record(&record).unwrap();
+    }
+    let records = w.records();
+    let written = w.finish().unwrap().publish(records).unwrap();
+    assert_eq!(written.records, 25);
+    assert!(Pickup::new(dir.path(), &format, &layout, 4).unwrap().ready().unwrap().len() == 1);
+
+    // Stop after two batches, then resume: every record once, record 7 reported.
+    let pickup = Pickup::new(dir.path(), &format, &layout, 4).unwrap();
+    let mut sink = Collect { fail_after_batches: Some(2), ..Collect::default() };
+    assert!(pickup.run(&mut sink).is_err());
+    sink.fail_after_batches = None;
+    pickup.run(&mut sink).unwrap();
+    let numbers: Vec<u64> = sink.records.iter().map(|(_, r)| r.number).collect();
+    assert_eq!(numbers, (1..=25).filter(|n| *n != 7).collect::<Vec<_>>());
+    let (_, eighth) = &sink.records[6];
+    assert_eq!(eighth.fields, ["8", rows[7][0].as_str(), rows[7][1].as_str(), rows[7][2].as_str()]);
+    assert_eq!(
+        sink.rejected.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["IDOU.xml: record 7, field Shimei/Kana: missing in the record that starts at line 9, column 1"]
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("IDOU.xml.ack")).unwrap(),
+        "status=accepted\nrecords=25\nrejected=1\n"
+    );
+}
