@@ -1,5 +1,5 @@
-//! renkei's integrator-edited data: code tables (`codes/`) and the procedure catalog
-//! (`procedures/`), loaded, checked and indexed once.
+//! renkei's integrator-edited data: code tables (`codes/`), the procedure catalog
+//! (`procedures/`) and the life-event routing rules (`routing/`), loaded, checked and indexed once.
 //!
 //! The default set is compiled in ([`MappingSet::embedded`]); operators point the gateway at
 //! their own copy ([`MappingSet::load_dir`]). Loading reports every problem with its file and
@@ -17,14 +17,16 @@
 mod catalog;
 mod codes;
 mod problem;
+pub mod routing;
 mod source;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub use catalog::{Catalog, FormField, ProcedureDef};
+pub use catalog::{Catalog, FormField, PREFILL_VARIABLES, ProcedureDef};
 pub use codes::{CodeEntry, CodeTable};
 pub use problem::{Problem, Problems};
+pub use routing::RoutingRules;
 pub use source::SourceFile;
 
 /// A checked, indexed mapping set.
@@ -32,12 +34,14 @@ pub use source::SourceFile;
 pub struct MappingSet {
     code_tables: BTreeMap<String, CodeTable>,
     catalog: Catalog,
+    routing: RoutingRules,
 }
 
 impl MappingSet {
     /// The default set compiled into the binary.
     pub fn embedded() -> Result<MappingSet, Problems> {
         Self::from_files(source::embedded("codes"), source::embedded("procedures"))
+            .and_then(|set| set.with_routing(source::embedded("routing")))
     }
 
     /// An operator's copy: `DIR/codes/*.toml` and `DIR/procedures/*.toml`.
@@ -49,11 +53,11 @@ impl MappingSet {
                 Vec::new()
             })
         };
-        let (codes, procedures) = (read("codes"), read("procedures"));
+        let (codes, procedures, routing) = (read("codes"), read("procedures"), read("routing"));
         if !problems.is_empty() {
             return Err(Problems(problems));
         }
-        Self::from_files(codes, procedures)
+        Self::from_files(codes, procedures)?.with_routing(routing)
     }
 
     fn from_files(codes: Vec<SourceFile>, procedures: Vec<SourceFile>) -> Result<MappingSet, Problems> {
@@ -79,7 +83,18 @@ impl MappingSet {
             problems.extend(p);
             Catalog::default()
         });
-        if problems.is_empty() { Ok(MappingSet { code_tables, catalog }) } else { Err(Problems(problems)) }
+        let routing = RoutingRules::default();
+        if problems.is_empty() {
+            Ok(MappingSet { code_tables, catalog, routing })
+        } else {
+            Err(Problems(problems))
+        }
+    }
+
+    /// Load `routing/` against the catalog just loaded (rules name its procedures).
+    fn with_routing(mut self, files: Vec<SourceFile>) -> Result<MappingSet, Problems> {
+        self.routing = RoutingRules::load(&files, &self.catalog).map_err(Problems)?;
+        Ok(self)
     }
 
     pub fn code_table(&self, id: &str) -> Option<&CodeTable> {
@@ -88,6 +103,11 @@ impl MappingSet {
 
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    /// The life-event routing rules (`routing/`).
+    pub fn routing(&self) -> &RoutingRules {
+        &self.routing
     }
 }
 

@@ -9,9 +9,10 @@ use crate::problem::Problem;
 
 /// The default set: the data directories beside this crate's sources. `build.rs` makes cargo
 /// rebuild when a file in them changes.
-static DEFAULT_SET: [(&str, Dir<'static>); 2] = [
+static DEFAULT_SET: [(&str, Dir<'static>); 3] = [
     ("codes", include_dir!("$CARGO_MANIFEST_DIR/codes")),
     ("procedures", include_dir!("$CARGO_MANIFEST_DIR/procedures")),
+    ("routing", include_dir!("$CARGO_MANIFEST_DIR/routing")),
 ];
 
 /// One file of a mapping set: its path relative to the set's root, and its text.
