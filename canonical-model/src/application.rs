@@ -52,6 +52,10 @@ pub enum ApplicationStatus {
     Rejected,
     /// Delivery gave up after its retries; waiting in the dead-letter queue for an operator.
     DeadLettered,
+    /// Processed by the backyard center or the department that took it from the work queue.
+    Completed,
+    /// Sent back to the counter by the backyard center, with a reason.
+    Returned,
 }
 
 impl ApplicationStatus {
@@ -61,6 +65,8 @@ impl ApplicationStatus {
             ApplicationStatus::Delivered => "delivered",
             ApplicationStatus::Rejected => "rejected",
             ApplicationStatus::DeadLettered => "dead_lettered",
+            ApplicationStatus::Completed => "completed",
+            ApplicationStatus::Returned => "returned",
         }
     }
 }

@@ -12,6 +12,10 @@
 //! [mappings]
 //! # dir = "/etc/renkei/mappings"           # the embedded default set when absent
 //!
+//! [documents]
+//! municipality = "横浜市中区"               # printed on the guide and forms
+//! # font = "/usr/share/fonts/truetype/ipamj/ipamjm.ttf"
+//!
 //! [systems.resident-record]
 //! base_url = "https://jumin.example.lg.jp/api/v1/"
 //! timeout_ms = 10000
@@ -36,6 +40,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub storage: StorageConfig,
     pub mappings: MappingsConfig,
+    pub documents: DocumentsConfig,
     /// Core systems by name. `resident-record` is needed for lookups.
     pub systems: BTreeMap<String, RestConfig>,
     pub delivery: DeliveryConfig,
@@ -88,6 +93,23 @@ impl StorageConfig {
 pub struct MappingsConfig {
     /// An operator's mapping set; the embedded default set when absent.
     pub dir: Option<PathBuf>,
+}
+
+/// The printed documents (guide, forms, receipt).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DocumentsConfig {
+    /// The font the documents are set in: IPAmj明朝 (Debian fonts-ipamj-mincho) draws MJ
+    /// characters and IVS names with their own glyphs. Read when the first document is made.
+    pub font: PathBuf,
+    /// The municipality or office named in the documents' heading.
+    pub municipality: String,
+}
+
+impl Default for DocumentsConfig {
+    fn default() -> Self {
+        Self { font: PathBuf::from(renkei_documents::Font::DEFAULT_PATH), municipality: String::new() }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -21,5 +21,6 @@ pub mod delivery;
 pub mod events;
 pub mod grpc;
 mod http;
+pub mod routing;
 pub mod server;
 pub mod storage;

@@ -113,6 +113,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         systems: Arc::new(systems),
         events: SessionEvents::default(),
         delivery_wakeup: Arc::new(Notify::new()),
+        documents: crate::grpc::Documents::new(config.documents.clone()),
     });
 
     let grpc_listener = TcpListener::bind(config.server.grpc_listen).await.with_context(|| {

@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand};
 use renkei_gateway::config::Config;
 
 mod demo;
+mod render;
+mod report;
 
 /// renkei — interoperability middleware for municipal counters.
 ///
@@ -40,6 +42,12 @@ enum Command {
     /// Prints the addresses and a command to try. Nothing leaves the machine; every person is
     /// made up (deterministically from --seed).
     Demo(demo::DemoArgs),
+    /// Print a visit's documents as PDF through a running gateway: the procedure guide
+    /// (手続案内書), a prefilled application form, or the reception receipt.
+    Render(render::RenderArgs),
+    /// Reports from the gateway's database: `renkei report kpi --from --to` writes the counter's
+    /// KPIs per session as CSV.
+    Report(report::ReportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -119,6 +127,8 @@ pub fn main() -> ExitCode {
                 gateway.run_until(ctrl_c()).await
             }
             Command::Demo(args) => demo::run(args).await,
+            Command::Render(args) => render::run(args).await,
+            Command::Report(args) => report::run(args).await,
         }
     });
     match result {

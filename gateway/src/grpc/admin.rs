@@ -122,6 +122,34 @@ impl AdminService for AdminApi {
         Err(not_built("reloading mappings while running"))
     }
 
+    async fn list_work_items(
+        &self,
+        request: Request<pb::ListWorkItemsRequest>,
+    ) -> Result<Response<pb::ListWorkItemsResponse>, Status> {
+        super::work_queue::list(&self.state, request.into_inner()).await.map(Response::new)
+    }
+
+    async fn claim_work_item(
+        &self,
+        request: Request<pb::ClaimWorkItemRequest>,
+    ) -> Result<Response<pb::WorkItem>, Status> {
+        super::work_queue::claim(&self.state, request.into_inner()).await.map(Response::new)
+    }
+
+    async fn complete_work_item(
+        &self,
+        request: Request<pb::CompleteWorkItemRequest>,
+    ) -> Result<Response<pb::WorkItem>, Status> {
+        super::work_queue::complete(&self.state, request.into_inner()).await.map(Response::new)
+    }
+
+    async fn return_work_item(
+        &self,
+        request: Request<pb::ReturnWorkItemRequest>,
+    ) -> Result<Response<pb::WorkItem>, Status> {
+        super::work_queue::return_to_counter(&self.state, request.into_inner()).await.map(Response::new)
+    }
+
     async fn health(
         &self,
         _request: Request<pb::HealthRequest>,

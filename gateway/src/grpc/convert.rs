@@ -21,6 +21,8 @@ pub fn status_to_proto(status: ApplicationStatus) -> pb::ApplicationStatus {
         ApplicationStatus::Delivered => pb::ApplicationStatus::Delivered,
         ApplicationStatus::Rejected => pb::ApplicationStatus::Rejected,
         ApplicationStatus::DeadLettered => pb::ApplicationStatus::DeadLettered,
+        ApplicationStatus::Completed => pb::ApplicationStatus::Completed,
+        ApplicationStatus::Returned => pb::ApplicationStatus::Returned,
     }
 }
 
@@ -31,6 +33,8 @@ pub fn status_from_str(s: &str) -> pb::ApplicationStatus {
         ApplicationStatus::Delivered,
         ApplicationStatus::Rejected,
         ApplicationStatus::DeadLettered,
+        ApplicationStatus::Completed,
+        ApplicationStatus::Returned,
     ]
     .into_iter()
     .find(|st| st.as_str() == s)
@@ -110,6 +114,18 @@ pub fn provenance_from_proto(value: i32) -> Result<Provenance, ValidationError> 
         Ok(P::Resident) => Ok(Provenance::Resident),
         Ok(P::Unspecified) => Err(ValidationError::new(Rule::Required)),
         Err(_) => Err(ValidationError::new(Rule::UnknownCode { table: "provenance" })),
+    }
+}
+
+pub fn provenance_to_proto(p: Provenance) -> pb::Provenance {
+    match p {
+        Provenance::Card => pb::Provenance::Card,
+        Provenance::Qr => pb::Provenance::Qr,
+        Provenance::Ocr => pb::Provenance::Ocr,
+        Provenance::Online => pb::Provenance::Online,
+        Provenance::ResidentRecord => pb::Provenance::ResidentRecord,
+        Provenance::Staff => pb::Provenance::Staff,
+        Provenance::Resident => pb::Provenance::Resident,
     }
 }
 

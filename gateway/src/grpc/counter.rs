@@ -5,8 +5,8 @@ use futures::Stream;
 use prost::Message;
 use renkei_adapter_resident_record::BasicFactsQuery;
 use renkei_model::{
-    AssuranceLevel, CardKind, Date, EvidenceSource, IdentityEvidence, IndividualNumber, MojiText, Resident,
-    Rule, ValidationError, ValidationErrors,
+    ApplicationStatus, AssuranceLevel, CardKind, Date, EvidenceSource, IdentityEvidence, IndividualNumber,
+    MojiText, Resident, Rule, ValidationError, ValidationErrors,
 };
 use renkei_proto::v1 as pb;
 use renkei_proto::v1::counter_service_server::CounterService;
@@ -20,6 +20,7 @@ use super::GatewayState;
 use super::convert::{self, basic_facts_from_proto, basic_facts_to_proto, date_from_proto, sex_from_proto};
 use super::status::{self, invalid, invalid_one, not_built};
 use crate::storage::submissions::{self, NewApplication, SubmissionOutcome};
+use crate::storage::work_items;
 use crate::storage::{AuditEntry, SessionRow, StorageError, now_ms};
 
 /// `CounterService`: what the counter app calls during a resident's visit.
@@ -262,16 +263,37 @@ impl CounterService for CounterApi {
 
     async fn plan_procedures(
         &self,
-        _request: Request<pb::PlanProceduresRequest>,
+        request: Request<pb::PlanProceduresRequest>,
     ) -> Result<Response<pb::PlanProceduresResponse>, Status> {
-        Err(not_built("planning procedures from a life event"))
+        super::planning::plan_procedures(&self.state, request.into_inner()).await.map(Response::new)
     }
 
     async fn prefill_applications(
         &self,
-        _request: Request<pb::PrefillApplicationsRequest>,
+        request: Request<pb::PrefillApplicationsRequest>,
     ) -> Result<Response<pb::PrefillApplicationsResponse>, Status> {
-        Err(not_built("prefilling application forms"))
+        super::planning::prefill_applications(&self.state, request.into_inner()).await.map(Response::new)
+    }
+
+    async fn render_guide(
+        &self,
+        request: Request<pb::RenderGuideRequest>,
+    ) -> Result<Response<pb::RenderedDocument>, Status> {
+        super::planning::render_guide(&self.state, request.into_inner()).await.map(Response::new)
+    }
+
+    async fn render_form(
+        &self,
+        request: Request<pb::RenderFormRequest>,
+    ) -> Result<Response<pb::RenderedDocument>, Status> {
+        super::planning::render_form(&self.state, request.into_inner()).await.map(Response::new)
+    }
+
+    async fn render_receipt(
+        &self,
+        request: Request<pb::RenderReceiptRequest>,
+    ) -> Result<Response<pb::RenderedDocument>, Status> {
+        super::planning::render_receipt(&self.state, request.into_inner()).await.map(Response::new)
     }
 
     async fn submit_applications(
@@ -307,21 +329,36 @@ impl CounterService for CounterApi {
                 errors.extend_under(&at, e);
                 continue;
             }
-            let Some(target) = def.target_system.clone() else {
-                return Err(Status::failed_precondition(format!(
-                    "{at}.procedure_id: {} is not delivered to a core system",
-                    def.id
-                )));
+            // Procedures processed at the backyard center go to its work queue; the center
+            // delivers them on to their core system, if any, when it completes them.
+            let backyard = def.processing == renkei_model::Processing::BackyardCenter;
+            let target = match def.target_system.clone() {
+                Some(target) if backyard || self.state.systems.contains_key(&target) => target,
+                None if backyard => String::new(),
+                Some(target) => {
+                    return Err(Status::failed_precondition(format!(
+                        "{at}.procedure_id: its core system {target:?} is not configured in this gateway"
+                    )));
+                }
+                None => {
+                    return Err(Status::failed_precondition(format!(
+                        "{at}.procedure_id: {} is not delivered to a core system",
+                        def.id
+                    )));
+                }
             };
-            if !self.state.systems.contains_key(&target) {
-                return Err(Status::failed_precondition(format!(
-                    "{at}.procedure_id: its core system {target:?} is not configured in this gateway"
-                )));
-            }
             let payload = serde_json::to_string(&app).map_err(|e| Status::internal(e.to_string()))?;
             new_apps.push((
                 app.applicant.to_string(),
-                NewApplication { procedure_id: def.id.to_string(), target_system: target, payload },
+                NewApplication {
+                    procedure_id: def.id.to_string(),
+                    target_system: target,
+                    payload,
+                    pattern: i32::from(def.pattern()),
+                    fields_total: app.fields.len() as i32,
+                    fields_prefilled: app.prefilled_count() as i32,
+                    work_department: backyard.then(|| def.department.clone()),
+                },
             ));
         }
         if !errors.is_empty() {
@@ -399,16 +436,27 @@ impl CounterService for CounterApi {
         // Subscribe before reading the current state, so nothing falls between the two.
         let mut live = self.state.events.subscribe(&session.id);
         let id = session.id.clone();
-        let current = self
+        let (current, work) = self
             .state
             .db
-            .read(move |c| submissions::applications_of_session(c, &id))
+            .read(move |c| {
+                Ok((submissions::applications_of_session(c, &id)?, work_items::of_session(c, &id)?))
+            })
             .await
             .map_err(status::storage)?;
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         tokio::spawn(async move {
             for current in current {
                 let row = current.application;
+                // An application in the backyard work queue shows where it is there.
+                if let Some(item) = work.iter().find(|w| w.application_id == row.id)
+                    && (current.attempts == 0 || row.status == ApplicationStatus::Returned.as_str())
+                {
+                    if tx.send(Ok(super::work_queue::event(item))).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 let event = pb::SessionEvent {
                     at: Some(convert::now_timestamp()),
                     event: Some(pb::session_event::Event::Delivery(pb::DeliveryStatusChanged {

@@ -4,7 +4,9 @@ mod admin;
 mod card;
 pub mod convert;
 mod counter;
+mod planning;
 pub mod status;
+mod work_queue;
 
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ use tonic::Status;
 pub use admin::AdminApi;
 pub use card::CardApi;
 pub use counter::CounterApi;
+pub use planning::Documents;
 
 use crate::delivery::Systems;
 use crate::events::SessionEvents;
@@ -32,6 +35,8 @@ pub struct GatewayState {
     pub events: SessionEvents,
     /// Wakes the delivery workers after a commit.
     pub delivery_wakeup: Arc<Notify>,
+    /// The font and heading of printed documents.
+    pub documents: planning::Documents,
 }
 
 impl GatewayState {

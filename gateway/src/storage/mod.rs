@@ -7,9 +7,11 @@
 
 mod audit;
 pub mod deliveries;
+pub mod kpi;
 pub mod schema;
 mod sessions;
 pub mod submissions;
+pub mod work_items;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

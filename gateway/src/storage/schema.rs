@@ -30,6 +30,25 @@ diesel::table! {
         status -> Text,
         created_at_ms -> BigInt,
         updated_at_ms -> BigInt,
+        pattern -> Integer,
+        fields_total -> Integer,
+        fields_prefilled -> Integer,
+    }
+}
+
+diesel::table! {
+    work_items (id) {
+        id -> Text,
+        application_id -> Text,
+        session_id -> Text,
+        procedure_id -> Text,
+        department -> Text,
+        state -> Text,
+        claimed_by -> Nullable<Text>,
+        note -> Nullable<Text>,
+        return_reason -> Nullable<Text>,
+        created_at_ms -> BigInt,
+        updated_at_ms -> BigInt,
     }
 }
 
@@ -64,4 +83,12 @@ diesel::table! {
 
 diesel::joinable!(applications -> sessions (session_id));
 diesel::joinable!(deliveries -> applications (application_id));
-diesel::allow_tables_to_appear_in_same_query!(sessions, submissions, applications, deliveries, audit_log);
+diesel::joinable!(work_items -> applications (application_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    sessions,
+    submissions,
+    applications,
+    deliveries,
+    audit_log,
+    work_items
+);

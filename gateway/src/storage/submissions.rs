@@ -5,15 +5,25 @@ use diesel::prelude::*;
 
 use super::deliveries::DeliveryState;
 use super::schema::{applications, deliveries, submissions};
+use super::work_items::{self, WorkState};
 use super::{AnyConnection, StorageError, now_ms};
 
 /// An application ready to be committed.
 #[derive(Debug, Clone)]
 pub struct NewApplication {
     pub procedure_id: String,
+    /// Empty for an application keyed in by hand at the backyard center.
     pub target_system: String,
     /// The canonical application as JSON.
     pub payload: String,
+    /// Pattern 1–4 of the procedure.
+    pub pattern: i32,
+    /// Fields on the form, and how many renkei filled (not written by hand).
+    pub fields_total: i32,
+    pub fields_prefilled: i32,
+    /// Set for procedures processed at the backyard center: the owning department, whose work
+    /// queue the application goes to instead of the outbox.
+    pub work_department: Option<String>,
 }
 
 /// An application as committed.
@@ -58,6 +68,9 @@ struct ApplicationInsert<'a> {
     status: &'a str,
     created_at_ms: i64,
     updated_at_ms: i64,
+    pattern: i32,
+    fields_total: i32,
+    fields_prefilled: i32,
 }
 
 #[derive(Insertable)]
@@ -112,22 +125,51 @@ pub fn submit(
                 status: renkei_model::ApplicationStatus::Submitted.as_str(),
                 created_at_ms: now,
                 updated_at_ms: now,
+                pattern: app.pattern,
+                fields_total: app.fields_total,
+                fields_prefilled: app.fields_prefilled,
             })
             .execute(conn)?;
-        diesel::insert_into(deliveries::table)
-            .values(DeliveryInsert {
-                id: &uuid::Uuid::now_v7().to_string(),
-                application_id: &application_id,
-                target_system: &app.target_system,
-                state: DeliveryState::Pending.as_str(),
-                attempts: 0,
-                next_attempt_at_ms: now,
-                created_at_ms: now,
-                updated_at_ms: now,
-            })
-            .execute(conn)?;
+        match &app.work_department {
+            Some(department) => work_items::insert(
+                conn,
+                &work_items::NewWorkItem {
+                    id: &uuid::Uuid::now_v7().to_string(),
+                    application_id: &application_id,
+                    session_id,
+                    procedure_id: &app.procedure_id,
+                    department,
+                    state: WorkState::Queued.as_str(),
+                    created_at_ms: now,
+                    updated_at_ms: now,
+                },
+            )?,
+            None => insert_delivery(conn, &application_id, &app.target_system, now)?,
+        }
     }
     Ok(SubmissionOutcome::Committed(applications_of(conn, session_id, key)?))
+}
+
+/// A pending delivery of an application to its core system: the outbox row the workers take.
+pub(crate) fn insert_delivery(
+    conn: &mut AnyConnection,
+    application_id: &str,
+    target_system: &str,
+    now: i64,
+) -> Result<(), StorageError> {
+    diesel::insert_into(deliveries::table)
+        .values(DeliveryInsert {
+            id: &uuid::Uuid::now_v7().to_string(),
+            application_id,
+            target_system,
+            state: DeliveryState::Pending.as_str(),
+            attempts: 0,
+            next_attempt_at_ms: now,
+            created_at_ms: now,
+            updated_at_ms: now,
+        })
+        .execute(conn)?;
+    Ok(())
 }
 
 fn applications_of(
@@ -152,27 +194,28 @@ pub struct SessionApplication {
     pub receipt: Option<String>,
 }
 
-/// The applications of a session with their deliveries, oldest first.
+/// The applications of a session with their deliveries (none yet for one in a work queue),
+/// oldest first.
 pub fn applications_of_session(
     conn: &mut AnyConnection,
     session_id: &str,
 ) -> Result<Vec<SessionApplication>, StorageError> {
-    let rows: Vec<(SubmittedRow, i32, Option<String>, Option<String>)> = applications::table
-        .inner_join(deliveries::table)
+    let rows: Vec<(SubmittedRow, Option<i32>, Option<String>, Option<String>)> = applications::table
+        .left_join(deliveries::table)
         .filter(applications::session_id.eq(session_id))
         .order((applications::created_at_ms, applications::position))
         .select((
             SubmittedRow::as_select(),
-            deliveries::attempts,
-            deliveries::last_error,
-            deliveries::receipt,
+            deliveries::attempts.nullable(),
+            deliveries::last_error.nullable(),
+            deliveries::receipt.nullable(),
         ))
         .load(conn)?;
     Ok(rows
         .into_iter()
         .map(|(application, attempts, last_error, receipt)| SessionApplication {
             application,
-            attempts,
+            attempts: attempts.unwrap_or(0),
             last_error,
             receipt,
         })

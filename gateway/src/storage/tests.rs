@@ -93,6 +93,10 @@ fn apps(n: usize) -> Vec<NewApplication> {
             procedure_id: "jumin.idou".into(),
             target_system: "resident-record".into(),
             payload: format!("{{\"n\":{i}}}"),
+            pattern: 2,
+            fields_total: 3,
+            fields_prefilled: 2,
+            work_department: None,
         })
         .collect()
 }

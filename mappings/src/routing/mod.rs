@@ -27,6 +27,7 @@ use renkei_model::{LifeEvent, ProcedureId};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use cel;
 pub use expr::{Expr, Template, context, display};
 
 use crate::catalog::Catalog;

@@ -4,3 +4,4 @@ mod api;
 mod counter_flow;
 mod delivery;
 mod harness;
+mod planning;

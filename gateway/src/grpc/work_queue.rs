@@ -1,0 +1,184 @@
+//! The backyard work queue over AdminService: list, claim, complete, return. Every change is
+//! published to the session the application came from, so the counter sees it.
+
+use renkei_model::{ApplicationStatus, Rule, ValidationError};
+use renkei_proto::v1 as pb;
+use tonic::Status;
+
+use super::GatewayState;
+use super::convert::{ms_to_timestamp, now_timestamp, status_to_proto};
+use super::status::{self, invalid_one};
+use crate::storage::work_items::{self, Refused, WorkItem, WorkState};
+
+const DEFAULT_LIST_LIMIT: u32 = 100;
+const MAX_LIST_LIMIT: u32 = 1000;
+const MAX_REASON_CHARS: usize = 500;
+
+fn state_to_proto(state: &str) -> pb::WorkItemState {
+    match WorkState::parse(state) {
+        Ok(WorkState::Queued) => pb::WorkItemState::Queued,
+        Ok(WorkState::Claimed) => pb::WorkItemState::Claimed,
+        Ok(WorkState::Completed) => pb::WorkItemState::Completed,
+        Ok(WorkState::Returned) => pb::WorkItemState::Returned,
+        Err(_) => pb::WorkItemState::Unspecified,
+    }
+}
+
+fn to_proto(w: WorkItem) -> pb::WorkItem {
+    let row = w.row;
+    pb::WorkItem {
+        state: state_to_proto(&row.state) as i32,
+        work_item_id: row.id,
+        application_id: row.application_id,
+        session_id: row.session_id,
+        procedure_id: row.procedure_id,
+        department: row.department,
+        claimed_by: row.claimed_by.unwrap_or_default(),
+        note: row.note.unwrap_or_default(),
+        return_reason: row.return_reason.unwrap_or_default(),
+        created_at: Some(ms_to_timestamp(row.created_at_ms)),
+        updated_at: Some(ms_to_timestamp(row.updated_at_ms)),
+        application_json: w.payload,
+    }
+}
+
+/// The application status a work item's state shows at the counter.
+pub(super) fn application_status(state: &str) -> ApplicationStatus {
+    match WorkState::parse(state) {
+        Ok(WorkState::Completed) => ApplicationStatus::Completed,
+        Ok(WorkState::Returned) => ApplicationStatus::Returned,
+        _ => ApplicationStatus::Submitted,
+    }
+}
+
+/// The event the session sees for a work item.
+pub(super) fn event(row: &work_items::WorkItemRow) -> pb::SessionEvent {
+    pb::SessionEvent {
+        at: Some(now_timestamp()),
+        event: Some(pb::session_event::Event::Work(pb::WorkItemChanged {
+            application_id: row.application_id.clone(),
+            procedure_id: row.procedure_id.clone(),
+            work_item_id: row.id.clone(),
+            state: row.state.clone(),
+            status: status_to_proto(application_status(&row.state)) as i32,
+            reason: row.return_reason.clone().unwrap_or_default(),
+        })),
+    }
+}
+
+fn publish(state: &GatewayState, item: &WorkItem) {
+    state.events.publish(&item.row.session_id, event(&item.row));
+}
+
+fn refused(r: Refused) -> Status {
+    match r {
+        Refused::NotFound => Status::not_found("work_item_id: no such work item (or nothing queued)"),
+        Refused::State { state, claimed_by } => Status::failed_precondition(match claimed_by {
+            Some(who) => format!("the work item is {state} (by {who})"),
+            None => format!("the work item is {state}"),
+        }),
+    }
+}
+
+fn required(field: &str, value: &str) -> Result<String, Status> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(invalid_one(field, ValidationError::new(Rule::Required)));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(invalid_one(field, ValidationError::new(Rule::ControlCharacter)));
+    }
+    Ok(v.to_owned())
+}
+
+pub(super) async fn list(
+    state: &GatewayState,
+    r: pb::ListWorkItemsRequest,
+) -> Result<pb::ListWorkItemsResponse, Status> {
+    let filter = match pb::WorkItemState::try_from(r.state) {
+        Ok(pb::WorkItemState::Unspecified) => None,
+        Ok(pb::WorkItemState::Queued) => Some(WorkState::Queued),
+        Ok(pb::WorkItemState::Claimed) => Some(WorkState::Claimed),
+        Ok(pb::WorkItemState::Completed) => Some(WorkState::Completed),
+        Ok(pb::WorkItemState::Returned) => Some(WorkState::Returned),
+        Err(_) => {
+            return Err(invalid_one(
+                "state",
+                ValidationError::new(Rule::UnknownCode { table: "work item state" }),
+            ));
+        }
+    };
+    let limit = i64::from(match r.limit {
+        0 => DEFAULT_LIST_LIMIT,
+        n => n.min(MAX_LIST_LIMIT),
+    });
+    let department = Some(r.department).filter(|d| !d.is_empty());
+    let items = state
+        .db
+        .read(move |c| work_items::list(c, filter, department.as_deref(), limit))
+        .await
+        .map_err(status::storage)?;
+    Ok(pb::ListWorkItemsResponse { items: items.into_iter().map(to_proto).collect() })
+}
+
+pub(super) async fn claim(state: &GatewayState, r: pb::ClaimWorkItemRequest) -> Result<pb::WorkItem, Status> {
+    let worker = required("worker_id", &r.worker_id)?;
+    let id = Some(r.work_item_id).filter(|i| !i.is_empty());
+    let department = Some(r.department).filter(|d| !d.is_empty());
+    let item = state
+        .db
+        .write(move |c| work_items::claim(c, id.as_deref(), department.as_deref(), &worker))
+        .await
+        .map_err(status::storage)?
+        .map_err(refused)?;
+    publish(state, &item);
+    Ok(to_proto(item))
+}
+
+pub(super) async fn complete(
+    state: &GatewayState,
+    r: pb::CompleteWorkItemRequest,
+) -> Result<pb::WorkItem, Status> {
+    let id = required("work_item_id", &r.work_item_id)?;
+    let worker = required("worker_id", &r.worker_id)?;
+    let note = Some(r.note).filter(|n| !n.trim().is_empty());
+    // A completed application goes on to its core system when this gateway delivers to it;
+    // otherwise the center has keyed it in and it is done.
+    let found = {
+        let id = id.clone();
+        state.db.read(move |c| work_items::get(c, &id)).await.map_err(status::storage)?
+    };
+    let target = found.map(|w| w.target_system).unwrap_or_default();
+    let deliver = !target.is_empty() && state.systems.contains_key(&target);
+    let item = state
+        .db
+        .write(move |c| work_items::complete(c, &id, &worker, note.as_deref(), deliver))
+        .await
+        .map_err(status::storage)?
+        .map_err(refused)?;
+    if deliver {
+        state.delivery_wakeup.notify_waiters();
+    }
+    publish(state, &item);
+    Ok(to_proto(item))
+}
+
+pub(super) async fn return_to_counter(
+    state: &GatewayState,
+    r: pb::ReturnWorkItemRequest,
+) -> Result<pb::WorkItem, Status> {
+    let id = required("work_item_id", &r.work_item_id)?;
+    let worker = required("worker_id", &r.worker_id)?;
+    let reason = required("reason", &r.reason)?;
+    if reason.chars().count() > MAX_REASON_CHARS {
+        return Err(invalid_one("reason", ValidationError::new(Rule::TooLong { max: MAX_REASON_CHARS })));
+    }
+    let item = state
+        .db
+        .write(move |c| work_items::return_to_counter(c, &id, &worker, &reason))
+        .await
+        .map_err(status::storage)?
+        .map_err(refused)?;
+    publish(state, &item);
+    Ok(to_proto(item))
+}

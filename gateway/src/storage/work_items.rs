@@ -1,0 +1,254 @@
+//! The backyard work queue: applications of procedures processed at the backyard center
+//! (行政事務センター) wait here, oldest first, until a worker claims, completes or returns them.
+//!
+//! Every change is a conditional update on the item's state, so two workers claiming the same
+//! item — on one replica or several — cannot both win.
+
+use diesel::prelude::*;
+
+use super::schema::{applications, work_items};
+use super::submissions::insert_delivery;
+use super::{AnyConnection, StorageError, now_ms};
+use renkei_model::ApplicationStatus;
+
+/// Where an item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkState {
+    Queued,
+    Claimed,
+    Completed,
+    Returned,
+}
+
+impl WorkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkState::Queued => "queued",
+            WorkState::Claimed => "claimed",
+            WorkState::Completed => "completed",
+            WorkState::Returned => "returned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, StorageError> {
+        [WorkState::Queued, WorkState::Claimed, WorkState::Completed, WorkState::Returned]
+            .into_iter()
+            .find(|w| w.as_str() == s)
+            .ok_or_else(|| StorageError::Corrupt(format!("unknown work item state {s:?}")))
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = work_items)]
+pub(crate) struct NewWorkItem<'a> {
+    pub id: &'a str,
+    pub application_id: &'a str,
+    pub session_id: &'a str,
+    pub procedure_id: &'a str,
+    pub department: &'a str,
+    pub state: &'a str,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+pub(crate) fn insert(conn: &mut AnyConnection, item: &NewWorkItem<'_>) -> Result<(), StorageError> {
+    diesel::insert_into(work_items::table).values(item).execute(conn)?;
+    Ok(())
+}
+
+/// A work item as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = work_items)]
+pub struct WorkItemRow {
+    pub id: String,
+    pub application_id: String,
+    pub session_id: String,
+    pub procedure_id: String,
+    pub department: String,
+    pub state: String,
+    pub claimed_by: Option<String>,
+    pub note: Option<String>,
+    pub return_reason: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// An item with the application it carries (JSON) and where that application goes next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkItem {
+    pub row: WorkItemRow,
+    pub payload: String,
+    pub target_system: String,
+}
+
+/// Items in `state` (all when `None`) of `department` (all when `None`), oldest first.
+pub fn list(
+    conn: &mut AnyConnection,
+    state: Option<WorkState>,
+    department: Option<&str>,
+    limit: i64,
+) -> Result<Vec<WorkItem>, StorageError> {
+    let mut query = work_items::table
+        .inner_join(applications::table)
+        .select((WorkItemRow::as_select(), applications::payload, applications::target_system))
+        .order((work_items::created_at_ms, work_items::id))
+        .limit(limit)
+        .into_boxed();
+    if let Some(state) = state {
+        query = query.filter(work_items::state.eq(state.as_str()));
+    }
+    if let Some(department) = department {
+        query = query.filter(work_items::department.eq(department.to_owned()));
+    }
+    let rows: Vec<(WorkItemRow, String, String)> = query.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, payload, target_system)| WorkItem { row, payload, target_system })
+        .collect())
+}
+
+pub fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<WorkItem>, StorageError> {
+    let row: Option<(WorkItemRow, String, String)> = work_items::table
+        .inner_join(applications::table)
+        .filter(work_items::id.eq(id))
+        .select((WorkItemRow::as_select(), applications::payload, applications::target_system))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(row, payload, target_system)| WorkItem { row, payload, target_system }))
+}
+
+/// Why a change was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    NotFound,
+    /// The item is not in a state that allows the change (e.g. claimed by someone else).
+    State {
+        state: String,
+        claimed_by: Option<String>,
+    },
+}
+
+/// Claim item `id` for `worker`, or — with no id — the oldest queued item (of `department`).
+/// `Ok(None)` when there is nothing to claim.
+pub fn claim(
+    conn: &mut AnyConnection,
+    id: Option<&str>,
+    department: Option<&str>,
+    worker: &str,
+) -> Result<Result<WorkItem, Refused>, StorageError> {
+    let candidates: Vec<String> = match id {
+        Some(id) => vec![id.to_owned()],
+        None => list(conn, Some(WorkState::Queued), department, 8)?.into_iter().map(|w| w.row.id).collect(),
+    };
+    if candidates.is_empty() {
+        return Ok(Err(Refused::NotFound));
+    }
+    for candidate in &candidates {
+        let changed = diesel::update(
+            work_items::table
+                .filter(work_items::id.eq(candidate))
+                .filter(work_items::state.eq(WorkState::Queued.as_str())),
+        )
+        .set((
+            work_items::state.eq(WorkState::Claimed.as_str()),
+            work_items::claimed_by.eq(worker),
+            work_items::updated_at_ms.eq(now_ms()),
+        ))
+        .execute(conn)?;
+        if changed == 1 {
+            return Ok(get(conn, candidate)?.ok_or(Refused::NotFound));
+        }
+    }
+    // Every candidate was taken meanwhile (or the one asked for is not queued).
+    match id {
+        Some(id) => refusal(conn, id),
+        None => Ok(Err(Refused::NotFound)),
+    }
+}
+
+fn refusal(conn: &mut AnyConnection, id: &str) -> Result<Result<WorkItem, Refused>, StorageError> {
+    Ok(Err(match get(conn, id)? {
+        None => Refused::NotFound,
+        Some(w) => Refused::State { state: w.row.state, claimed_by: w.row.claimed_by },
+    }))
+}
+
+/// Complete an item `worker` holds: the application is processed; when `deliver` it also gets a
+/// delivery to its core system, committed in the same transaction.
+pub fn complete(
+    conn: &mut AnyConnection,
+    id: &str,
+    worker: &str,
+    note: Option<&str>,
+    deliver: bool,
+) -> Result<Result<WorkItem, Refused>, StorageError> {
+    let now = now_ms();
+    let changed = diesel::update(
+        work_items::table
+            .filter(work_items::id.eq(id))
+            .filter(work_items::state.eq(WorkState::Claimed.as_str()))
+            .filter(work_items::claimed_by.eq(worker)),
+    )
+    .set((
+        work_items::state.eq(WorkState::Completed.as_str()),
+        work_items::note.eq(note),
+        work_items::updated_at_ms.eq(now),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return refusal(conn, id);
+    }
+    let item = get(conn, id)?.ok_or_else(|| StorageError::Corrupt(format!("work item {id} vanished")))?;
+    set_status(conn, &item.row.application_id, ApplicationStatus::Completed, now)?;
+    if deliver {
+        insert_delivery(conn, &item.row.application_id, &item.target_system, now)?;
+    }
+    Ok(Ok(item))
+}
+
+/// Return an item to the counter with `reason`: a queued item, or one `worker` holds.
+pub fn return_to_counter(
+    conn: &mut AnyConnection,
+    id: &str,
+    worker: &str,
+    reason: &str,
+) -> Result<Result<WorkItem, Refused>, StorageError> {
+    let now = now_ms();
+    let queued = work_items::state.eq(WorkState::Queued.as_str());
+    let held = work_items::state.eq(WorkState::Claimed.as_str()).and(work_items::claimed_by.eq(worker));
+    let changed = diesel::update(work_items::table.filter(work_items::id.eq(id)).filter(queued.or(held)))
+        .set((
+            work_items::state.eq(WorkState::Returned.as_str()),
+            work_items::claimed_by.eq(worker),
+            work_items::return_reason.eq(reason),
+            work_items::updated_at_ms.eq(now),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        return refusal(conn, id);
+    }
+    let item = get(conn, id)?.ok_or_else(|| StorageError::Corrupt(format!("work item {id} vanished")))?;
+    set_status(conn, &item.row.application_id, ApplicationStatus::Returned, now)?;
+    Ok(Ok(item))
+}
+
+fn set_status(
+    conn: &mut AnyConnection,
+    application_id: &str,
+    status: ApplicationStatus,
+    now: i64,
+) -> Result<(), StorageError> {
+    diesel::update(applications::table.find(application_id))
+        .set((applications::status.eq(status.as_str()), applications::updated_at_ms.eq(now)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Items of a session, oldest first.
+pub fn of_session(conn: &mut AnyConnection, session_id: &str) -> Result<Vec<WorkItemRow>, StorageError> {
+    Ok(work_items::table
+        .filter(work_items::session_id.eq(session_id))
+        .order((work_items::created_at_ms, work_items::id))
+        .select(WorkItemRow::as_select())
+        .load(conn)?)
+}
