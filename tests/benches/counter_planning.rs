@@ -13,7 +13,7 @@
 //! cargo bench -p renkei-tests --bench counter_planning -- 50 200  # counters, visits per counter
 //! ```
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,7 +36,7 @@ const EVENTS: [pb::LifeEvent; 5] = [
 ];
 
 /// Every question answered, so each plan is final and each visit does the same work.
-fn answers() -> HashMap<String, String> {
+fn answers() -> BTreeMap<String, String> {
     [
         ("employee_insurance", "いいえ"),
         ("nhi_enrolled", "はい"),

@@ -10,7 +10,7 @@ use tonic::Code;
 
 use crate::harness::{Harness, violations};
 
-fn answers(pairs: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+fn answers(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
@@ -122,10 +122,10 @@ async fn plan_prefill_submit_and_the_backyard_returns_it_to_the_counter() {
     assert_eq!(
         missing,
         [
-            "applications[0].fields.bank.account",
-            "applications[0].fields.bank.name",
-            "applications[0].fields.event_date",
             "applications[0].fields.pension",
+            "applications[0].fields.bank.name",
+            "applications[0].fields.bank.account",
+            "applications[0].fields.event_date",
         ]
     );
     for (name, value) in [
