@@ -19,8 +19,10 @@ fn moji(s: &str) -> MojiText {
     MojiText::new(s).unwrap()
 }
 
-/// Members as (given name, relationship, birth date, sex); the family name is 試験.
-fn household(serial: u64, members: &[(&str, &str, (i32, u32, u32), Sex)]) -> Household {
+/// A member: given name, relationship, birth date (y, m, d), sex. The family name is 試験.
+type Member<'a> = (&'a str, &'a str, (i32, u32, u32), Sex);
+
+fn household(serial: u64, members: &[Member<'_>]) -> Household {
     let number = HouseholdNumber::from_serial(serial, 10).unwrap();
     let members = members
         .iter()

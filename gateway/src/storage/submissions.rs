@@ -200,7 +200,10 @@ pub fn applications_of_session(
     conn: &mut AnyConnection,
     session_id: &str,
 ) -> Result<Vec<SessionApplication>, StorageError> {
-    let rows: Vec<(SubmittedRow, Option<i32>, Option<String>, Option<String>)> = applications::table
+    // (application, delivery attempts, last error, receipt): the delivery columns are null for an
+    // application still in a work queue.
+    type Row = (SubmittedRow, Option<i32>, Option<String>, Option<String>);
+    let rows: Vec<Row> = applications::table
         .left_join(deliveries::table)
         .filter(applications::session_id.eq(session_id))
         .order((applications::created_at_ms, applications::position))
