@@ -146,3 +146,38 @@ pub(crate) async fn ctrl_c() {
         std::future::pending::<()>().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent_and_parses_the_documented_examples() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "renkei",
+            "render",
+            "guide",
+            "--event",
+            "move_in",
+            "--atena",
+            "0000000019",
+            "--answer",
+            "employee_insurance=いいえ",
+            "-o",
+            "guide.pdf",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::Render(_)));
+        let cli =
+            Cli::try_parse_from(["renkei", "report", "kpi", "--from", "2026-04-01", "--to", "2026-05-01"])
+                .unwrap();
+        assert!(matches!(cli.command, Command::Report(_)));
+        assert!(
+            Cli::try_parse_from(["renkei", "report", "kpi", "--from", "April", "--to", "2026-05-01"])
+                .is_err()
+        );
+    }
+}

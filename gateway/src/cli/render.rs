@@ -169,3 +169,20 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<()> {
     println!("{} ({} bytes)", out.display(), document.pdf.len());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_and_events_are_read_as_the_help_says() {
+        assert_eq!(
+            parse_answer("employee_insurance=いいえ").unwrap(),
+            ("employee_insurance".into(), "いいえ".into())
+        );
+        assert!(parse_answer("employee_insurance").unwrap_err().contains("id=answer"));
+        assert_eq!(life_event("move_in").unwrap(), pb::LifeEvent::MoveIn as i32);
+        assert_eq!(life_event("死亡").unwrap(), pb::LifeEvent::Death as i32);
+        assert!(life_event("引越し").unwrap_err().to_string().contains("move_in_from_abroad"));
+    }
+}

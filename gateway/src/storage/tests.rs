@@ -236,3 +236,116 @@ fn database_urls() {
     assert_eq!(pg.redacted(), "postgres://renkei:***@db:5432/renkei");
     assert!(!pg.redacted().contains("secret"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backyard_work_queue() {
+    use super::work_items::{self, Refused, WorkState};
+    on_both(|db| async move {
+        let session = new_session(&db).await;
+        let backyard = |n: usize, target: &str| {
+            let target = target.to_owned();
+            (0..n)
+                .map(move |i| NewApplication {
+                    procedure_id: "jidou.teate".into(),
+                    target_system: target.clone(),
+                    payload: format!("{{\"n\":{i}}}"),
+                    pattern: 1,
+                    fields_total: 12,
+                    fields_prefilled: 8,
+                    work_department: Some("こども家庭支援課".into()),
+                })
+                .collect::<Vec<_>>()
+        };
+        let s = session.clone();
+        db.write(move |c| {
+            let mut apps = backyard(3, "");
+            apps.extend(backyard(1, "resident-record"));
+            submissions::submit(c, &s, "k", "h", &apps)
+        })
+        .await
+        .unwrap();
+        let pending = db.read(|c| deliveries::count(c, DeliveryState::Pending)).await.unwrap();
+        assert_eq!(pending, 0, "backyard applications wait in the work queue, not the outbox");
+        let queued = db
+            .read(|c| work_items::list(c, Some(WorkState::Queued), Some("こども家庭支援課"), 100))
+            .await
+            .unwrap();
+        assert_eq!(queued.len(), 4);
+        assert!(db.read(|c| work_items::list(c, None, Some("保険年金課"), 100)).await.unwrap().is_empty());
+
+        // The one bound for a core system gets its delivery when completed.
+        let to_deliver = queued.iter().find(|w| w.target_system == "resident-record").unwrap().row.id.clone();
+        let i = to_deliver.clone();
+        db.write(move |c| work_items::claim(c, Some(&i), None, "c")).await.unwrap().unwrap();
+        let i = to_deliver.clone();
+        db.write(move |c| work_items::complete(c, &i, "c", None, true)).await.unwrap().unwrap();
+        assert_eq!(db.read(|c| deliveries::count(c, DeliveryState::Pending)).await.unwrap(), 1);
+
+        // Two workers taking the oldest item at once get different items.
+        let claims: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|w| {
+                let db = db.clone();
+                tokio::spawn(
+                    async move { db.write(move |c| work_items::claim(c, None, None, w)).await.unwrap() },
+                )
+            })
+            .collect();
+        let mut claimed = Vec::new();
+        for c in claims {
+            claimed.push(c.await.unwrap().unwrap());
+        }
+        assert_ne!(claimed[0].row.id, claimed[1].row.id);
+        let first = claimed.iter().find(|w| w.row.claimed_by.as_deref() == Some("a")).unwrap().row.id.clone();
+
+        // Only the holder completes it; this one is keyed in by hand, so no delivery.
+        let i = first.clone();
+        let refused = db.write(move |c| work_items::complete(c, &i, "b", None, false)).await.unwrap();
+        assert!(
+            matches!(refused, Err(Refused::State { ref state, .. }) if state == "claimed"),
+            "{refused:?}"
+        );
+        let i = first.clone();
+        let done = db
+            .write(move |c| work_items::complete(c, &i, "a", Some("入力済み"), false))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((done.row.state.as_str(), done.row.note.as_deref()), ("completed", Some("入力済み")));
+        assert_eq!(db.read(|c| deliveries::count(c, DeliveryState::Pending)).await.unwrap(), 1);
+
+        // Returned with a reason; a returned item cannot be claimed again.
+        let open = db.read(|c| work_items::list(c, Some(WorkState::Queued), None, 100)).await.unwrap();
+        let i = open[0].row.id.clone();
+        let back = db
+            .write(move |c| work_items::return_to_counter(c, &i, "b", "印影が不鮮明"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (back.row.state.as_str(), back.row.return_reason.as_deref()),
+            ("returned", Some("印影が不鮮明"))
+        );
+        let i = back.row.id.clone();
+        assert!(db.write(move |c| work_items::claim(c, Some(&i), None, "a")).await.unwrap().is_err());
+        let s = session.clone();
+        let statuses: Vec<String> = db
+            .read(move |c| submissions::applications_of_session(c, &s))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.application.status)
+            .collect();
+        assert!(
+            statuses.contains(&"completed".to_owned()) && statuses.contains(&"returned".to_owned()),
+            "{statuses:?}"
+        );
+
+        // The KPIs count them.
+        let kpi = db.read(|c| super::kpi::sessions_between(c, 0, i64::MAX)).await.unwrap();
+        let k = kpi.iter().find(|k| k.session_id == session).unwrap();
+        assert_eq!((k.applications, k.per_pattern[0], k.backyard, k.returned), (4, 4, 4, 1));
+        assert_eq!((k.fields_total, k.fields_prefilled), (48, 32));
+    })
+    .await;
+}
