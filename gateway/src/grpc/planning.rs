@@ -136,28 +136,38 @@ fn planned_to_proto(p: &routing::Planned<'_>) -> pb::PlannedProcedure {
     }
 }
 
-/// Plan for the request's event and resident; `answers` as the wire has them.
-async fn plan_for<'s>(
-    state: &'s GatewayState,
+/// A planning request read and planned: its session, event and resident, and the plan.
+struct Planned<'s> {
+    session: SessionRow,
     event: LifeEvent,
-    atena: &AtenaNumber,
-    answers: &BTreeMap<String, String>,
-) -> Result<(Plan<'s>, Resident), Status> {
-    let (resident, household) = resident_and_household(state, atena, "atena_number").await?;
-    let plan = routing::plan(&state.mappings, event, atena, &household, answers, Date::today())
+    atena: AtenaNumber,
+    resident: Resident,
+    plan: Plan<'s>,
+}
+
+/// Read the fields every planning request shares and plan for them.
+async fn planned<'s>(
+    state: &'s GatewayState,
+    session_id: &str,
+    life_event: i32,
+    atena_number: &str,
+    answers: BTreeMap<String, String>,
+) -> Result<Planned<'s>, Status> {
+    let session = state.session(session_id).await?;
+    let event = required_event(life_event)?;
+    let atena = convert::atena_required(atena_number).map_err(|e| invalid_one("atena_number", e))?;
+    let (resident, household) = resident_and_household(state, &atena, "atena_number").await?;
+    let plan = routing::plan(&state.mappings, event, &atena, &household, &answers, Date::today())
         .map_err(plan_error)?;
-    Ok((plan, resident))
+    Ok(Planned { session, event, atena, resident, plan })
 }
 
 pub(super) async fn plan_procedures(
     state: &GatewayState,
     r: pb::PlanProceduresRequest,
 ) -> Result<pb::PlanProceduresResponse, Status> {
-    let session = state.session(&r.session_id).await?;
-    let event = required_event(r.life_event)?;
-    let atena = convert::atena_required(&r.atena_number).map_err(|e| invalid_one("atena_number", e))?;
-    let answers: BTreeMap<String, String> = r.answers.into_iter().collect();
-    let (plan, _) = plan_for(state, event, &atena, &answers).await?;
+    let Planned { session, event, atena, plan, .. } =
+        planned(state, &r.session_id, r.life_event, &r.atena_number, r.answers).await?;
     audit(
         state,
         &session,
@@ -349,12 +359,9 @@ pub(super) async fn render_guide(
     state: &GatewayState,
     r: pb::RenderGuideRequest,
 ) -> Result<pb::RenderedDocument, Status> {
-    let session = state.session(&r.session_id).await?;
-    let event = required_event(r.life_event)?;
-    let atena = convert::atena_required(&r.atena_number).map_err(|e| invalid_one("atena_number", e))?;
-    let answers: BTreeMap<String, String> = r.answers.into_iter().collect();
     let font = state.documents.font()?.clone();
-    let (plan, resident) = plan_for(state, event, &atena, &answers).await?;
+    let Planned { session, event, atena, resident, plan } =
+        planned(state, &r.session_id, r.life_event, &r.atena_number, r.answers).await?;
     let ids: Vec<String> = plan.procedures.iter().map(|p| p.def.id.to_string()).collect();
     let guide = Guide {
         municipality: state.documents.config.municipality.clone(),

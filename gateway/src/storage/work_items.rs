@@ -195,11 +195,10 @@ pub fn complete(
         work_items::updated_at_ms.eq(now),
     ))
     .execute(conn)?;
-    if changed == 0 {
-        return refusal(conn, id);
-    }
-    let item = get(conn, id)?.ok_or_else(|| StorageError::Corrupt(format!("work item {id} vanished")))?;
-    set_status(conn, &item.row.application_id, ApplicationStatus::Completed, now)?;
+    let item = match changed_to(conn, id, changed, ApplicationStatus::Completed, now)? {
+        Ok(item) => item,
+        refused => return Ok(refused),
+    };
     if deliver {
         insert_delivery(conn, &item.row.application_id, &item.target_system, now)?;
     }
@@ -224,24 +223,26 @@ pub fn return_to_counter(
             work_items::updated_at_ms.eq(now),
         ))
         .execute(conn)?;
+    changed_to(conn, id, changed, ApplicationStatus::Returned, now)
+}
+
+/// After a conditional update of item `id`: the refusal when it changed nothing, else the item,
+/// with its application's status set to `status`.
+fn changed_to(
+    conn: &mut AnyConnection,
+    id: &str,
+    changed: usize,
+    status: ApplicationStatus,
+    now: i64,
+) -> Result<Result<WorkItem, Refused>, StorageError> {
     if changed == 0 {
         return refusal(conn, id);
     }
     let item = get(conn, id)?.ok_or_else(|| StorageError::Corrupt(format!("work item {id} vanished")))?;
-    set_status(conn, &item.row.application_id, ApplicationStatus::Returned, now)?;
-    Ok(Ok(item))
-}
-
-fn set_status(
-    conn: &mut AnyConnection,
-    application_id: &str,
-    status: ApplicationStatus,
-    now: i64,
-) -> Result<(), StorageError> {
-    diesel::update(applications::table.find(application_id))
+    diesel::update(applications::table.find(&item.row.application_id))
         .set((applications::status.eq(status.as_str()), applications::updated_at_ms.eq(now)))
         .execute(conn)?;
-    Ok(())
+    Ok(Ok(item))
 }
 
 /// Items of a session, oldest first.
