@@ -269,9 +269,9 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let echo_addr = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(CounterServiceServer::new(echo))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        tonic::transport::Server::builder().add_service(CounterServiceServer::new(echo)).serve_with_incoming(
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+        ),
     );
 
     // Warm both up (connections, caches, SQLite pages), then measure the echo and the gateway.
