@@ -42,6 +42,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     config.server.grpc_listen = args.grpc_listen;
     config.server.http_listen = args.http_listen;
     config.storage.data_dir = args.data_dir;
+    // The synthetic population lives in the wards of 横浜市.
+    config.documents.municipality = "横浜市".into();
     config
         .systems
         .insert("resident-record".into(), renkei_adapter_core::RestConfig::new(simulator.base_url()));
