@@ -164,6 +164,9 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<()> {
     if !document.missing_glyphs.is_empty() {
         eprintln!("the font has no glyph for {} (printed blank)", document.missing_glyphs.join(" "));
     }
+    for sequence in &document.plain_variation_sequences {
+        eprintln!("the font has no variant glyph for {sequence} (printed with the base character's glyph)");
+    }
     let out = args.out.unwrap_or_else(|| PathBuf::from(&document.file_name));
     std::fs::write(&out, &document.pdf).with_context(|| format!("writing {}", out.display()))?;
     println!("{} ({} bytes)", out.display(), document.pdf.len());
