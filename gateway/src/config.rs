@@ -23,6 +23,14 @@
 //! [delivery]
 //! workers = 2
 //! max_attempts = 8
+//!
+//! [card]
+//! counter_readers = { "shiminka-03" = "Virtual PCD 00 00" }   # card events go to that counter's sessions
+//! individual_number_staff = ["staff-001"]                      # who may have file 0001 read
+//!
+//! [intake]
+//! qr_keys = { "2026a" = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c" }
+//! ocr_min_confidence = 0.9
 //! ```
 
 use std::collections::BTreeMap;
@@ -44,6 +52,45 @@ pub struct Config {
     /// Core systems by name. `resident-record` is needed for lookups.
     pub systems: BTreeMap<String, RestConfig>,
     pub delivery: DeliveryConfig,
+    pub card: CardConfig,
+    pub intake: IntakeConfig,
+}
+
+/// Card readers (PC/SC through pcscd).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CardConfig {
+    /// Watch readers for card insertion and removal (needs pcscd; retried while it is down).
+    pub watch: bool,
+    /// The reader at each counter (counter id → PC/SC reader name): its card events go to the
+    /// sessions watched at that counter.
+    pub counter_readers: BTreeMap<String, String>,
+    /// Staff ids whose sessions may have the individual number (file 0001) read from a My Number
+    /// card. Nobody by default.
+    pub individual_number_staff: Vec<String>,
+}
+
+impl Default for CardConfig {
+    fn default() -> Self {
+        Self { watch: true, counter_readers: BTreeMap::new(), individual_number_staff: Vec::new() }
+    }
+}
+
+/// Intake channels other than cards.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntakeConfig {
+    /// Ed25519 public keys (64 hex digits) that pre-entry QR payloads may be signed with, by key
+    /// id. A payload signed with any other key is refused.
+    pub qr_keys: BTreeMap<String, String>,
+    /// OCR fields read with a lower confidence (0..1) are flagged for staff confirmation.
+    pub ocr_min_confidence: f64,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        Self { qr_keys: BTreeMap::new(), ocr_min_confidence: 0.9 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -171,6 +218,8 @@ mod tests {
         let config: Config = toml::from_str(&example).unwrap();
         assert_eq!(config.delivery.max_attempts, 8);
         assert_eq!(config.systems["resident-record"].timeout_ms, 10_000);
+        assert_eq!(config.card.counter_readers["shiminka-03"], "Virtual PCD 00 00");
+        assert_eq!(config.intake.qr_keys.len(), 1);
         assert_eq!(
             config.storage.database_url(),
             DatabaseUrl::Sqlite(PathBuf::from("renkei-data/renkei.db"))

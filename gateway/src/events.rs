@@ -1,7 +1,8 @@
 //! Session events (delivery status, card events) fanned out to `WatchSession` streams.
 //!
 //! In-process only: with several replicas, a watcher sees the deliveries its own replica made
-//! plus the state it reads from the database when it subscribes.
+//! plus the state it reads from the database when it subscribes. Card events belong to a counter
+//! (its reader), so a watcher is also bound to its session's counter.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,8 @@ const BUFFER: usize = 256;
 #[derive(Debug, Clone, Default)]
 pub struct SessionEvents {
     channels: Arc<Mutex<HashMap<String, broadcast::Sender<SessionEvent>>>>,
+    /// Sessions watched at each counter, for events of the counter's card reader.
+    counters: Arc<Mutex<HashMap<String, Vec<String>>>>,
 }
 
 impl SessionEvents {
@@ -31,6 +34,32 @@ impl SessionEvents {
             && sender.send(event).is_err()
         {
             channels.remove(session_id);
+        }
+    }
+
+    /// Also send `session_id`'s watchers the events of `counter_id` (its card reader).
+    pub fn bind_counter(&self, session_id: &str, counter_id: &str) {
+        let mut counters = self.counters.lock().expect("session events lock");
+        let sessions = counters.entry(counter_id.to_owned()).or_default();
+        if !sessions.iter().any(|s| s == session_id) {
+            sessions.push(session_id.to_owned());
+        }
+    }
+
+    /// Send `event` to the watchers of every session bound to `counter_id`; sessions nobody
+    /// watches any more are forgotten.
+    pub fn publish_to_counter(&self, counter_id: &str, event: SessionEvent) {
+        let sessions = {
+            let counters = self.counters.lock().expect("session events lock");
+            counters.get(counter_id).cloned().unwrap_or_default()
+        };
+        for session in &sessions {
+            self.publish(session, event.clone());
+        }
+        let channels = self.channels.lock().expect("session events lock");
+        let mut counters = self.counters.lock().expect("session events lock");
+        if let Some(bound) = counters.get_mut(counter_id) {
+            bound.retain(|s| channels.contains_key(s));
         }
     }
 }

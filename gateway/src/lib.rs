@@ -16,6 +16,7 @@
 //! # }
 //! ```
 
+pub mod cards;
 pub mod config;
 pub mod delivery;
 pub mod events;

@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 use tonic::transport::server::TcpIncoming;
 use tracing::{info, warn};
 
+use crate::cards::CardHub;
 use crate::config::Config;
 use crate::delivery::{Deliverer, Systems};
 use crate::events::SessionEvents;
@@ -43,6 +44,8 @@ impl RunningGateway {
     /// Stop accepting calls, let the delivery in progress finish, and return.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
+        let cards = self.state.cards.clone();
+        tokio::task::spawn_blocking(move || cards.stop()).await?;
         while let Some(done) = self.tasks.join_next().await {
             done??;
         }
@@ -58,6 +61,8 @@ impl RunningGateway {
             }
             Some(done) = self.tasks.join_next() => {
                 let _ = self.shutdown.send(true);
+                let cards = self.state.cards.clone();
+                tokio::task::spawn_blocking(move || cards.stop()).await?;
                 done??;
                 anyhow::bail!("a part of the gateway stopped unexpectedly")
             }
@@ -106,14 +111,17 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     info!(database = %url.redacted(), "opening storage");
     let db = tokio::task::spawn_blocking(move || Db::open(&url)).await??;
 
+    let events = SessionEvents::default();
     let state = Arc::new(GatewayState {
         db: db.clone(),
         mappings,
         resident_record,
         systems: Arc::new(systems),
-        events: SessionEvents::default(),
+        events: events.clone(),
         delivery_wakeup: Arc::new(Notify::new()),
         documents: crate::grpc::Documents::new(config.documents.clone()),
+        cards: CardHub::start(&config.card, events),
+        card_config: config.card.clone(),
     });
 
     let grpc_listener = TcpListener::bind(config.server.grpc_listen).await.with_context(|| {
@@ -145,7 +153,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(CounterServiceServer::new(CounterApi::new(state.clone())))
-        .add_service(CardServiceServer::new(CardApi))
+        .add_service(CardServiceServer::new(CardApi::new(state.clone())))
         .add_service(AdminServiceServer::new(AdminApi::new(state.clone())));
     let mut stop = shutdown_rx.clone();
     tasks.spawn(async move {

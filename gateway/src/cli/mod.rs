@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use renkei_gateway::config::Config;
 
+mod card;
 mod demo;
 mod render;
 mod report;
@@ -48,6 +49,8 @@ enum Command {
     /// Reports from the gateway's database: `renkei report kpi --from --to` writes the counter's
     /// KPIs per session as CSV.
     Report(report::ReportArgs),
+    /// Card readers at this machine: read a card, watch readers, emulate a card for the demo.
+    Card(card::CardArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -129,6 +132,7 @@ pub fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await,
             Command::Render(args) => render::run(args).await,
             Command::Report(args) => report::run(args).await,
+            Command::Card(args) => card::run(args).await,
         }
     });
     match result {

@@ -435,6 +435,7 @@ impl CounterService for CounterApi {
         let session = self.state.session(&request.into_inner().session_id).await?;
         // Subscribe before reading the current state, so nothing falls between the two.
         let mut live = self.state.events.subscribe(&session.id);
+        self.state.events.bind_counter(&session.id, &session.counter_id);
         let id = session.id.clone();
         let (current, work) = self
             .state

@@ -21,6 +21,8 @@ pub use card::CardApi;
 pub use counter::CounterApi;
 pub use planning::Documents;
 
+use crate::cards::CardHub;
+use crate::config::CardConfig;
 use crate::delivery::Systems;
 use crate::events::SessionEvents;
 use crate::storage::{AuditEntry, Db, SessionRow};
@@ -37,6 +39,9 @@ pub struct GatewayState {
     pub delivery_wakeup: Arc<Notify>,
     /// The font and heading of printed documents.
     pub documents: planning::Documents,
+    /// Card readers.
+    pub cards: Arc<CardHub>,
+    pub card_config: CardConfig,
 }
 
 impl GatewayState {
