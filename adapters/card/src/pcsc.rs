@@ -271,8 +271,28 @@ impl CardChannel for PcscCard {
         let card = self.card.as_ref().ok_or(CardError::Removed)?;
         let mut buffer = [0u8; pcsc::MAX_BUFFER_SIZE];
         let raw = card.transmit(&command.to_bytes(), &mut buffer)?;
+        if raw.len() < 2 && card_left(card) {
+            // Some readers (vpcd among them) pass an unanswered command on as an empty response
+            // and only then notice the card has gone.
+            return Err(CardError::Removed);
+        }
         Response::from_bytes(raw)
     }
+}
+
+/// Whether the card has left the reader, waiting up to a second for the reader to notice.
+fn card_left(card: &pcsc::Card) -> bool {
+    for _ in 0..10 {
+        match card.status2_owned() {
+            Ok(s) if s.status().contains(pcsc::Status::PRESENT) => {}
+            Ok(_) | Err(pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard | pcsc::Error::ResetCard) => {
+                return true;
+            }
+            Err(_) => return false,
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
 }
 
 impl Drop for PcscCard {

@@ -1,6 +1,7 @@
 //! End-to-end scenarios over loopback. See README.md.
 
 mod api;
+mod card;
 mod counter_flow;
 mod delivery;
 mod harness;
