@@ -111,6 +111,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     info!(database = %url.redacted(), "opening storage");
     let db = tokio::task::spawn_blocking(move || Db::open(&url)).await??;
 
+    let qr = renkei_adapter_intake::QrVerifier::from_hex_keys(&config.intake.qr_keys)
+        .map_err(|e| anyhow::anyhow!("[intake].qr_keys: {e}"))?;
     let events = SessionEvents::default();
     let state = Arc::new(GatewayState {
         db: db.clone(),
@@ -122,6 +124,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         documents: crate::grpc::Documents::new(config.documents.clone()),
         cards: CardHub::start(&config.card, events),
         card_config: config.card.clone(),
+        qr,
+        ocr: renkei_adapter_intake::OcrIntake::new(config.intake.ocr_min_confidence),
     });
 
     let grpc_listener = TcpListener::bind(config.server.grpc_listen).await.with_context(|| {

@@ -271,8 +271,9 @@ impl QrVerifier {
             return Err(QrError::Oversize { chars: text.len(), max: MAX_PAYLOAD_CHARS });
         }
         let body_text = text.strip_prefix(PREFIX).ok_or(QrError::NotPreEntry)?;
-        let envelope = base45::decode(body_text)
-            .map_err(|(at, what)| QrError::Malformed(format!("character {} {what}", at + PREFIX.len())))?;
+        let envelope = base45::decode(body_text).map_err(|(at, what)| {
+            QrError::Malformed(format!("at character {}: {what}", at + PREFIX.len()))
+        })?;
         let version = *envelope.first().ok_or_else(|| QrError::Malformed("empty envelope".into()))?;
         if version != VERSION {
             return Err(QrError::UnknownVersion(version));
@@ -501,7 +502,7 @@ mod tests {
         assert_eq!(v.decode("HC1:6BF", 1_500).unwrap_err(), QrError::NotPreEntry);
         assert_eq!(
             v.decode("RK:AB_", 1_500).unwrap_err().to_string(),
-            "malformed payload: character 5 is not a Base45 character"
+            "malformed payload: at character 5: is not a Base45 character"
         );
         let reasons: std::collections::BTreeSet<&str> = [
             QrError::Expired { expired_at: 0 }.reason(),

@@ -8,6 +8,7 @@ mod card;
 mod demo;
 mod render;
 mod report;
+mod qr;
 
 /// renkei — interoperability middleware for municipal counters.
 ///
@@ -51,6 +52,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Card readers at this machine: read a card, watch readers, emulate a card for the demo.
     Card(card::CardArgs),
+    /// Pre-entry QR codes: make a signing key, make a signed code from JSON, read one back.
+    Qr(qr::QrArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -133,6 +136,7 @@ pub fn main() -> ExitCode {
             Command::Render(args) => render::run(args).await,
             Command::Report(args) => report::run(args).await,
             Command::Card(args) => card::run(args).await,
+            Command::Qr(args) => qr::run(args),
         }
     });
     match result {

@@ -125,6 +125,7 @@ impl CounterService for CounterApi {
         use pb::submit_evidence_request::Evidence;
         let r = request.into_inner();
         let session = self.state.session(&r.session_id).await?;
+        let mut pre_entry = None;
         let identity = match r.evidence {
             None => return Err(invalid_one("evidence", ValidationError::new(Rule::Required))),
             Some(Evidence::Card(card)) => {
@@ -165,14 +166,19 @@ impl CounterService for CounterApi {
                     needs_confirmation: Vec::new(),
                 }
             }
-            Some(Evidence::Qr(_)) => return Err(not_built("reading pre-entry QR payloads")),
-            Some(Evidence::Ocr(_)) => return Err(not_built("taking OCR results as evidence")),
+            Some(Evidence::Qr(qr)) => {
+                let (identity, rest) = super::intake::qr_evidence(&self.state, &qr)?;
+                pre_entry = Some(rest);
+                identity
+            }
+            Some(Evidence::Ocr(ocr)) => super::intake::ocr_evidence(&self.state, &ocr)?,
         };
         identity.validate().map_err(|e| invalid("evidence", e))?;
         let query = BasicFactsQuery {
             name: identity.facts.name.to_string(),
             birth_date: identity.facts.birth_date,
-            sex: Some(identity.facts.sex),
+            // A document without sex (a driver's license, some OCR results) does not narrow.
+            sex: Some(identity.facts.sex).filter(|s| *s != renkei_model::Sex::NotKnown),
             address: None,
         };
         let found = self.state.resident_record.search(&query).await.map_err(status::lookup)?;
@@ -196,6 +202,7 @@ impl CounterService for CounterApi {
                 needs_confirmation: identity.needs_confirmation.iter().map(ToString::to_string).collect(),
             }),
             candidates,
+            pre_entry,
         }))
     }
 

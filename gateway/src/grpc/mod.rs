@@ -5,11 +5,13 @@ mod card;
 pub mod convert;
 mod counter;
 mod planning;
+mod intake;
 pub mod status;
 mod work_queue;
 
 use std::sync::Arc;
 
+use renkei_adapter_intake::{OcrIntake, QrVerifier};
 use renkei_adapter_resident_record::ResidentRecordClient;
 use renkei_mappings::MappingSet;
 use renkei_model::{Rule, ValidationError};
@@ -42,6 +44,9 @@ pub struct GatewayState {
     /// Card readers.
     pub cards: Arc<CardHub>,
     pub card_config: CardConfig,
+    /// Pre-entry QR keys and the OCR confidence threshold.
+    pub qr: QrVerifier,
+    pub ocr: OcrIntake,
 }
 
 impl GatewayState {

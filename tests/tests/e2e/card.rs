@@ -8,12 +8,13 @@
 use std::time::Duration;
 
 use renkei_adapter_card::pcsc::PcscReaders;
+use renkei_adapter_intake::{PreEntry, PreEntryPerson, QrSigner};
 use renkei_conformance::card_emulator::{
     CardImage, DEFAULT_VPCD, DriversLicense, EmulatedCard, InsertedCard, MyNumberCard, RemoveDuring,
     VPCD_READER,
 };
 use renkei_conformance::population::HardCase;
-use renkei_model::Date;
+use renkei_model::{Date, LifeEvent, MojiText};
 use renkei_proto::v1 as pb;
 use renkei_proto::v1::card_service_client::CardServiceClient;
 use tokio::sync::{Mutex, MutexGuard};
@@ -87,12 +88,40 @@ async fn remove(inserted: InsertedCard) -> EmulatedCard {
     card
 }
 
+/// The pre-entry service's key in these tests (synthetic, like everything here).
+const QR_SECRET: &str = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
+
+fn qr_signer() -> QrSigner {
+    QrSigner::from_hex("test", QR_SECRET).unwrap()
+}
+
 async fn start() -> Harness {
     Harness::start_with(|c| {
         c.card.counter_readers.insert(COUNTER.into(), VPCD_READER.into());
         c.card.individual_number_staff = vec!["staff-007".into()];
+        c.intake.qr_keys.insert("test".into(), qr_signer().public_hex());
     })
     .await
+}
+
+/// Submit `evidence` in `session`: the identity and the 宛名番号 of the candidates.
+async fn submit(
+    counter: &mut renkei_proto::v1::counter_service_client::CounterServiceClient<Channel>,
+    session: &str,
+    evidence: pb::submit_evidence_request::Evidence,
+) -> (pb::IdentityEvidence, Vec<String>, Option<pb::PreEntry>) {
+    let r = counter
+        .submit_evidence(pb::SubmitEvidenceRequest { session_id: session.into(), evidence: Some(evidence) })
+        .await
+        .unwrap()
+        .into_inner();
+    (r.identity.unwrap(), r.candidates.into_iter().map(|c| c.atena_number).collect(), r.pre_entry)
+}
+
+/// The canonical identity: what every channel must agree on.
+fn identity_key(i: &pb::IdentityEvidence) -> (String, Option<pb::CalendarDate>, i32, String) {
+    let f = i.facts.clone().unwrap();
+    (f.name, f.birth_date, f.sex, f.address)
 }
 
 async fn cards(h: &Harness) -> CardServiceClient<Channel> {
@@ -171,20 +200,66 @@ async fn card_read_through_pcscd_finds_the_resident_with_the_ivs_intact() {
     let birth = facts.birth_date.clone().unwrap();
     assert_eq!((birth.year, birth.month, birth.day, birth.wareki.as_str()), (1989, 1, 8, "平成元年1月8日"));
 
-    let evidence = counter
+    use pb::submit_evidence_request::Evidence;
+    let card = Evidence::Card(pb::CardEvidence { card: read.card, facts: Some(facts) });
+    let (by_card, found, _) = submit(&mut counter, &session, card).await;
+    assert_eq!(found, [HardCase::IvsName.atena_number().as_str()]);
+    assert_eq!(by_card.assurance, pb::AssuranceLevel::High as i32);
+
+    // The same resident through a pre-entry QR code and through an OCR'd document.
+    let kasai = h.population.hard_case(HardCase::IvsName).unwrap();
+    let address = kasai.address.as_ref().unwrap().one_line();
+    let entry = PreEntry {
+        life_event: LifeEvent::MoveWithin,
+        event_date: None,
+        applicant: PreEntryPerson {
+            name: kasai.name.full(),
+            name_kana: None,
+            birth_date: kasai.birth_date,
+            sex: kasai.sex,
+            relationship: Some(kasai.relationship.clone()),
+        },
+        address: Some(MojiText::new(address.clone()).unwrap()),
+        new_address: None,
+        members: Vec::new(),
+        answers: Default::default(),
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let payload = qr_signer().encode(&entry, now, now + 3_600).unwrap();
+    let (by_qr, found_qr, pre_entry) =
+        submit(&mut counter, &session, Evidence::Qr(pb::QrEvidence { payload })).await;
+    assert_eq!(pre_entry.unwrap().life_event, pb::LifeEvent::MoveWithin as i32);
+    let expired = qr_signer().encode(&entry, now - 7_200, now - 3_600).unwrap();
+    let e = counter
         .submit_evidence(pb::SubmitEvidenceRequest {
             session_id: session.clone(),
-            evidence: Some(pb::submit_evidence_request::Evidence::Card(pb::CardEvidence {
-                card: read.card,
-                facts: Some(facts),
-            })),
+            evidence: Some(Evidence::Qr(pb::QrEvidence { payload: expired })),
         })
         .await
-        .unwrap()
-        .into_inner();
-    let atena: Vec<&str> = evidence.candidates.iter().map(|r| r.atena_number.as_str()).collect();
-    assert_eq!(atena, [HardCase::IvsName.atena_number().as_str()]);
-    assert_eq!(evidence.identity.unwrap().assurance, pb::AssuranceLevel::High as i32);
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), e.get_details_error_info().unwrap().reason.as_str()),
+        (Code::InvalidArgument, "QR_EXPIRED")
+    );
+    let ocr_json = serde_json::json!({
+        "engine": "test",
+        "document_type": "drivers_license",
+        "fields": {
+            "name": {"value": kasai.name.full().as_str(), "confidence": 0.97},
+            "birth_date": {"value": "平成元年1月8日", "confidence": 0.93},
+            "sex": {"value": "男", "confidence": 0.99},
+            "address": {"value": address, "confidence": 0.95},
+        }
+    });
+    let (by_ocr, found_ocr, _) =
+        submit(&mut counter, &session, Evidence::Ocr(pb::OcrEvidence { json: ocr_json.to_string() })).await;
+    assert_eq!(identity_key(&by_qr), identity_key(&by_card), "QR and card give the same identity");
+    assert_eq!(identity_key(&by_ocr), identity_key(&by_card), "OCR and card give the same identity");
+    assert_eq!((found_qr, found_ocr), (found.clone(), found));
+    assert_eq!(
+        (by_card.channel.as_str(), by_qr.channel.as_str(), by_ocr.channel.as_str()),
+        ("card", "qr", "ocr")
+    );
 
     remove(inserted).await;
     let event = tokio::time::timeout(Duration::from_secs(10), next_card_event(&mut watch)).await.unwrap();
