@@ -369,6 +369,15 @@ mod tests {
         assert_eq!(e.to_string(), "at byte 4: tag DF22 appears more than once");
     }
 
+    #[test]
+    fn the_longest_header_fits_the_first_read() {
+        // Found by fuzzing: a three-byte tag with a three-byte length is a seven-byte header,
+        // exactly what the first READ BINARY of a file fetches.
+        let h = parse_header(&[0xDF, 0x81, 0x01, 0x83, 0x01, 0x00, 0x00], 0).unwrap();
+        assert_eq!((h.header_len, h.value_len), (7, 0x10000));
+        assert_eq!(h.header_len, usize::from(crate::file::HEADER_READ));
+    }
+
     proptest! {
         #[test]
         fn never_panics_and_never_reads_past_the_input(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
