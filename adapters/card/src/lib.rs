@@ -233,6 +233,25 @@ mod tests {
     }
 
     #[test]
+    fn every_synthetic_resident_reads_in_eight_apdus() {
+        // The header read and one more READ BINARY cover file 0002 for the longest name and
+        // address of the population (the benchmark's APDU figure depends on it).
+        let population = Population::generate(10_000, 1);
+        let mut longest = 0;
+        for r in population.residents() {
+            let image = MyNumberCard::for_resident(r, "1234");
+            longest = longest.max(image.basic_facts_file.len());
+            let mut card = Counted::new(InProcess(EmulatedCard::new(CardImage::MyNumber(image))));
+            let reading = read_card(&mut card, &with_pin("1234")).unwrap();
+            assert_eq!(reading.facts.unwrap().name, r.name.full());
+            assert_eq!(card.sent(), 8, "{}", r.atena_number);
+        }
+        assert!(longest <= usize::from(file::HEADER_READ) + 255, "{longest}");
+        let kasai = MyNumberCard::for_resident(&resident(HardCase::IvsName), "1234");
+        assert_eq!(kasai.basic_facts_file.len(), 130);
+    }
+
+    #[test]
     fn individual_number_only_when_asked() {
         let expected = resident(HardCase::IvsName).individual_number.unwrap();
         let mut card = my_number_card(HardCase::IvsName);
