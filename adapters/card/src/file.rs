@@ -8,6 +8,16 @@ use crate::tlv::{self, TlvError, TlvRule};
 /// length of up to four, so the size of the whole file is known after one command.
 pub const HEADER_READ: u16 = 7;
 
+/// Select the application (DF) `aid`; `false` when the card has none such.
+pub(crate) fn select_application<C: CardChannel + ?Sized>(ch: &mut C, aid: &[u8]) -> Result<bool, CardError> {
+    let command = Command::select_aid(aid);
+    match ch.transmit(&command)?.sw {
+        Sw::OK => Ok(true),
+        Sw::NOT_FOUND => Ok(false),
+        sw => Err(CardError::status(&command, sw)),
+    }
+}
+
 /// Select the EF `fid` under the current DF.
 pub(crate) fn select_ef<C: CardChannel + ?Sized>(ch: &mut C, fid: [u8; 2]) -> Result<(), CardError> {
     let command = Command::select_ef(fid);

@@ -10,9 +10,9 @@
 
 use renkei_model::{Date, Wareki};
 
-use crate::apdu::{CardChannel, Command, Sw};
+use crate::apdu::{CardChannel, Command};
 use crate::error::CardError;
-use crate::file::{read_range, select_ef};
+use crate::file::{read_range, select_application, select_ef};
 use crate::jis::JisText;
 use crate::pin::Pin;
 use crate::tlv::{self, Tag, TlvError, TlvRule};
@@ -56,12 +56,7 @@ pub struct LicenseDetails {
 
 /// Select DF1; `false` when the card has no such application.
 pub fn select_df1<C: CardChannel + ?Sized>(ch: &mut C) -> Result<bool, CardError> {
-    let command = Command::select_aid(&DF1_AID);
-    match ch.transmit(&command)?.sw {
-        Sw::OK => Ok(true),
-        Sw::NOT_FOUND => Ok(false),
-        sw => Err(CardError::status(&command, sw)),
-    }
+    select_application(ch, &DF1_AID)
 }
 
 fn select_mf<C: CardChannel + ?Sized>(ch: &mut C) -> Result<(), CardError> {
@@ -96,8 +91,9 @@ pub fn verify_pin1<C: CardChannel + ?Sized>(
 
 /// Read DF1/EF 0001 (PIN1 must have been verified).
 pub fn read_details<C: CardChannel + ?Sized>(ch: &mut C) -> Result<LicenseDetails, CardError> {
-    let command = Command::select_aid(&DF1_AID);
-    ch.transmit(&command)?.ok(&command)?;
+    if !select_application(ch, &DF1_AID)? {
+        return Err(CardError::UnknownCard);
+    }
     select_ef(ch, EF_DETAILS)?;
     let bytes = read_range(ch, 0, DETAILS_LEN)?;
     decode_details(&bytes)

@@ -9,9 +9,9 @@
 
 use renkei_model::{Date, IndividualNumber, MojiText, Sex};
 
-use crate::apdu::{CardChannel, Command, Sw};
+use crate::apdu::CardChannel;
 use crate::error::CardError;
-use crate::file::{read_tlv_file, select_ef};
+use crate::file::{read_tlv_file, select_application, select_ef};
 use crate::pin::Pin;
 use crate::tlv::{self, Tag, TlvError};
 
@@ -50,12 +50,7 @@ pub struct MyNumberFacts {
 
 /// Select the application; `false` when the card has no such application.
 pub fn select<C: CardChannel + ?Sized>(ch: &mut C) -> Result<bool, CardError> {
-    let command = Command::select_aid(&AID);
-    match ch.transmit(&command)?.sw {
-        Sw::OK => Ok(true),
-        Sw::NOT_FOUND => Ok(false),
-        sw => Err(CardError::status(&command, sw)),
-    }
+    select_application(ch, &AID)
 }
 
 /// Tries left on the PIN, asked without spending one. 0 means blocked.

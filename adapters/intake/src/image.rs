@@ -86,7 +86,7 @@ pub fn read_png(bytes: &[u8]) -> Result<String, ImageError> {
             _ => ((u16::from(p[0]) * 3 + u16::from(p[1]) * 6 + u16::from(p[2])) / 10) as u8,
         }
     };
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| luma(x, y));
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(width, height, luma);
     let grids = prepared.detect_grids();
     let grid = grids.first().ok_or(ImageError::NoCode)?;
     let (_, content) = grid.decode().map_err(|e| ImageError::Decode(e.to_string()))?;

@@ -239,7 +239,7 @@ impl QrSigner {
         envelope.push(VERSION);
         envelope.push(self.key_id.len() as u8);
         envelope.extend_from_slice(self.key_id.as_bytes());
-        envelope.extend_from_slice(&compressed);
+        envelope.extend_from_slice(compressed);
         let signature = self.key.sign(&[SIGNATURE_DOMAIN, &envelope].concat());
         envelope.extend_from_slice(&signature.to_bytes());
         format!("{PREFIX}{}", base45::encode(&envelope))

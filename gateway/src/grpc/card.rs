@@ -7,7 +7,6 @@ use renkei_adapter_card::{CardError, Pin, ReadRequest};
 use renkei_model::{CardKind, ValidationError};
 use renkei_proto::v1 as pb;
 use renkei_proto::v1::card_service_server::CardService;
-use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -70,7 +69,7 @@ impl CardService for CardApi {
         &self,
         _request: Request<pb::WatchReadersRequest>,
     ) -> Result<Response<Self::WatchReadersStream>, Status> {
-        let (snapshot, mut live) = self.state.cards.subscribe();
+        let (snapshot, live) = self.state.cards.subscribe();
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         tokio::spawn(async move {
             for event in &snapshot {
@@ -78,26 +77,7 @@ impl CardService for CardApi {
                     return;
                 }
             }
-            loop {
-                tokio::select! {
-                    _ = tx.closed() => return,
-                    received = live.recv() => match received {
-                        Ok(event) => {
-                            if tx.send(Ok(reader_event_to_proto(&event))).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(RecvError::Lagged(missed)) => {
-                            let status = Status::data_loss(format!(
-                                "{missed} reader events were missed; watch again to get the current readers"
-                            ));
-                            let _ = tx.send(Err(status)).await;
-                            return;
-                        }
-                        Err(RecvError::Closed) => return,
-                    },
-                }
-            }
+            super::forward_live(live, tx, |e| reader_event_to_proto(&e), "reader events").await;
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }

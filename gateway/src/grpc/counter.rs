@@ -11,7 +11,6 @@ use renkei_model::{
 use renkei_proto::v1 as pb;
 use renkei_proto::v1::counter_service_server::CounterService;
 use sha2::{Digest, Sha256};
-use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::info;
@@ -441,7 +440,7 @@ impl CounterService for CounterApi {
     ) -> Result<Response<Self::WatchSessionStream>, Status> {
         let session = self.state.session(&request.into_inner().session_id).await?;
         // Subscribe before reading the current state, so nothing falls between the two.
-        let mut live = self.state.events.subscribe(&session.id);
+        let live = self.state.events.subscribe(&session.id);
         self.state.events.bind_counter(&session.id, &session.counter_id);
         let id = session.id.clone();
         let (current, work) = self
@@ -481,26 +480,7 @@ impl CounterService for CounterApi {
                     return;
                 }
             }
-            loop {
-                tokio::select! {
-                    _ = tx.closed() => return,
-                    received = live.recv() => match received {
-                        Ok(event) => {
-                            if tx.send(Ok(event)).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(RecvError::Lagged(missed)) => {
-                            let status = Status::data_loss(format!(
-                                "{missed} session events were missed; watch again to re-read the session's state"
-                            ));
-                            let _ = tx.send(Err(status)).await;
-                            return;
-                        }
-                        Err(RecvError::Closed) => return,
-                    },
-                }
-            }
+            super::forward_live(live, tx, |event| event, "session events").await;
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }

@@ -71,3 +71,35 @@ impl GatewayState {
         self.db.write(move |c| AuditEntry::insert_all(c, &entries)).await.map_err(status::storage)
     }
 }
+
+/// Send what `live` receives to a streaming response through `tx`, converted by `convert`, until
+/// the client goes away or the channel closes. A watcher that fell behind is told how many
+/// events it missed (`what`, e.g. "session events") and the stream ends, so it can watch again.
+pub(crate) async fn forward_live<T: Clone, U>(
+    mut live: tokio::sync::broadcast::Receiver<T>,
+    tx: tokio::sync::mpsc::Sender<Result<U, Status>>,
+    convert: impl Fn(T) -> U,
+    what: &str,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        tokio::select! {
+            _ = tx.closed() => return,
+            received = live.recv() => match received {
+                Ok(event) => {
+                    if tx.send(Ok(convert(event))).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    let status = Status::data_loss(format!(
+                        "{missed} {what} were missed; watch again to re-read the current state"
+                    ));
+                    let _ = tx.send(Err(status)).await;
+                    return;
+                }
+                Err(RecvError::Closed) => return,
+            },
+        }
+    }
+}
