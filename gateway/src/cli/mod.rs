@@ -6,9 +6,9 @@ use renkei_gateway::config::Config;
 
 mod card;
 mod demo;
+mod qr;
 mod render;
 mod report;
-mod qr;
 
 /// renkei — interoperability middleware for municipal counters.
 ///

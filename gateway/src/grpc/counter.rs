@@ -17,7 +17,7 @@ use tracing::info;
 
 use super::GatewayState;
 use super::convert::{self, basic_facts_from_proto, basic_facts_to_proto, date_from_proto, sex_from_proto};
-use super::status::{self, invalid, invalid_one, not_built};
+use super::status::{self, invalid, invalid_one};
 use crate::storage::submissions::{self, NewApplication, SubmissionOutcome};
 use crate::storage::work_items;
 use crate::storage::{AuditEntry, SessionRow, StorageError, now_ms};

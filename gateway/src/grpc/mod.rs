@@ -4,8 +4,8 @@ mod admin;
 mod card;
 pub mod convert;
 mod counter;
-mod planning;
 mod intake;
+mod planning;
 pub mod status;
 mod work_queue;
 
