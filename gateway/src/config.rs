@@ -11,6 +11,7 @@
 //!
 //! [mappings]
 //! # dir = "/etc/renkei/mappings"           # the embedded default set when absent
+//! # watch_interval_ms = 2000               # edits are checked and reloaded (0: only on request)
 //!
 //! [documents]
 //! municipality = "横浜市中区"               # printed on the guide and forms
@@ -135,11 +136,20 @@ impl StorageConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MappingsConfig {
     /// An operator's mapping set; the embedded default set when absent.
     pub dir: Option<PathBuf>,
+    /// How often the directory is checked for edits, which are reloaded when they pass the
+    /// check (0: never; AdminService.ReloadMappings still reloads on request).
+    pub watch_interval_ms: u64,
+}
+
+impl Default for MappingsConfig {
+    fn default() -> Self {
+        Self { dir: None, watch_interval_ms: 2000 }
+    }
 }
 
 /// The printed documents (guide, forms, receipt).

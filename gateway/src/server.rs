@@ -8,7 +8,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use renkei_adapter_core::CoreSystem;
 use renkei_adapter_resident_record::ResidentRecordClient;
-use renkei_mappings::MappingSet;
 use renkei_proto::v1::admin_service_server::AdminServiceServer;
 use renkei_proto::v1::card_service_server::CardServiceServer;
 use renkei_proto::v1::counter_service_server::CounterServiceServer;
@@ -24,6 +23,7 @@ use crate::delivery::{Deliverer, Systems};
 use crate::events::SessionEvents;
 use crate::grpc::{AdminApi, CardApi, CounterApi, GatewayState};
 use crate::http;
+use crate::mappings::LiveMappings;
 use crate::storage::Db;
 
 /// A running gateway. Dropping it does not stop it; call [`RunningGateway::shutdown`].
@@ -93,19 +93,9 @@ fn build_systems(config: &Config) -> anyhow::Result<(Arc<ResidentRecordClient>, 
     Ok((resident_record, systems))
 }
 
-fn load_mappings(config: &Config) -> anyhow::Result<MappingSet> {
-    match &config.mappings.dir {
-        Some(dir) => MappingSet::load_dir(dir)
-            .map_err(|problems| anyhow::anyhow!("mapping set {} has problems:\n{problems}", dir.display())),
-        None => {
-            MappingSet::embedded().map_err(|problems| anyhow::anyhow!("embedded mapping set: {problems}"))
-        }
-    }
-}
-
 /// Start every part of the gateway and return once it is listening.
 pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
-    let mappings = Arc::new(load_mappings(&config)?);
+    let mappings = Arc::new(LiveMappings::load(config.mappings.dir.clone())?);
     let (resident_record, systems) = build_systems(&config)?;
     let url = config.storage.database_url();
     info!(database = %url.redacted(), "opening storage");
@@ -197,6 +187,16 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         deliverer.run(stop).await;
         Ok(())
     });
+
+    if config.mappings.watch_interval_ms > 0 && state.mappings.dir().is_some() {
+        let live = state.mappings.clone();
+        let interval = std::time::Duration::from_millis(config.mappings.watch_interval_ms);
+        let stop = shutdown_rx.clone();
+        tasks.spawn(async move {
+            live.watch(interval, stop).await;
+            Ok(())
+        });
+    }
 
     if config.systems.len() > 1 {
         warn!("only the resident record has an adapter in this build; other systems are not delivered to");

@@ -9,10 +9,11 @@ use crate::problem::Problem;
 
 /// The default set: the data directories beside this crate's sources. `build.rs` makes cargo
 /// rebuild when a file in them changes.
-static DEFAULT_SET: [(&str, Dir<'static>); 3] = [
+static DEFAULT_SET: [(&str, Dir<'static>); 4] = [
     ("codes", include_dir!("$CARGO_MANIFEST_DIR/codes")),
     ("procedures", include_dir!("$CARGO_MANIFEST_DIR/procedures")),
     ("routing", include_dir!("$CARGO_MANIFEST_DIR/routing")),
+    ("systems", include_dir!("$CARGO_MANIFEST_DIR/systems")),
 ];
 
 /// One file of a mapping set: its path relative to the set's root, and its text.
@@ -22,12 +23,22 @@ pub struct SourceFile {
     pub text: String,
 }
 
-/// The `.toml` files under `subdir` of the embedded default set, sorted by path.
+fn all_files(dir: &'static Dir<'static>, out: &mut Vec<&'static include_dir::File<'static>>) {
+    out.extend(dir.files());
+    for sub in dir.dirs() {
+        all_files(sub, out);
+    }
+}
+
+/// The `.toml` files under `subdir` of the embedded default set (and its subdirectories),
+/// sorted by path.
 pub(crate) fn embedded(subdir: &str) -> Vec<SourceFile> {
-    let mut files: Vec<SourceFile> = DEFAULT_SET
-        .iter()
-        .filter(|(name, _)| *name == subdir)
-        .flat_map(|(_, dir)| dir.files())
+    let mut found = Vec::new();
+    for (_, dir) in DEFAULT_SET.iter().filter(|(name, _)| *name == subdir) {
+        all_files(dir, &mut found);
+    }
+    let mut files: Vec<SourceFile> = found
+        .into_iter()
         .filter(|f| f.path().extension().is_some_and(|e| e == "toml"))
         .map(|f| SourceFile {
             path: Path::new(subdir).join(f.path()),
@@ -38,30 +49,39 @@ pub(crate) fn embedded(subdir: &str) -> Vec<SourceFile> {
     files
 }
 
-/// The `.toml` files under `root/subdir`, sorted by path; a missing subdirectory is empty.
+/// The `.toml` files under `root/subdir` and its subdirectories, sorted by path; a missing
+/// subdirectory is empty.
 pub(crate) fn directory(root: &Path, subdir: &str) -> Result<Vec<SourceFile>, Problem> {
-    let dir = root.join(subdir);
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Problem { file: PathBuf::from(subdir), line: None, message: e.to_string() }),
-    };
     let mut files = Vec::new();
+    walk(root, Path::new(subdir), &mut files)?;
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+fn walk(root: &Path, relative: &Path, files: &mut Vec<SourceFile>) -> Result<(), Problem> {
+    let problem =
+        |e: std::io::Error| Problem { file: relative.to_owned(), line: None, message: e.to_string() };
+    let entries = match std::fs::read_dir(root.join(relative)) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(problem(e)),
+    };
     for entry in entries {
-        let entry =
-            entry.map_err(|e| Problem { file: PathBuf::from(subdir), line: None, message: e.to_string() })?;
-        let path = entry.path();
+        let entry = entry.map_err(problem)?;
+        let path = relative.join(entry.file_name());
+        if entry.file_type().map_err(problem)?.is_dir() {
+            walk(root, &path, files)?;
+            continue;
+        }
         if path.extension().is_none_or(|e| e != "toml") {
             continue;
         }
-        let relative = PathBuf::from(subdir).join(entry.file_name());
-        let text = std::fs::read_to_string(&path).map_err(|e| Problem {
-            file: relative.clone(),
+        let text = std::fs::read_to_string(root.join(&path)).map_err(|e| Problem {
+            file: path.clone(),
             line: None,
             message: e.to_string(),
         })?;
-        files.push(SourceFile { path: relative, text });
+        files.push(SourceFile { path, text });
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(files)
+    Ok(())
 }

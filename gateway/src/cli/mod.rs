@@ -6,6 +6,7 @@ use renkei_gateway::config::Config;
 
 mod card;
 mod demo;
+mod mappings;
 mod qr;
 mod render;
 mod report;
@@ -54,6 +55,8 @@ enum Command {
     Card(card::CardArgs),
     /// Pre-entry QR codes: make a signing key, make a signed code from JSON, read one back.
     Qr(qr::QrArgs),
+    /// Check, test, try, diff and bulk-convert mapping files (see `renkei mappings --help`).
+    Mappings(mappings::MappingsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -115,6 +118,16 @@ impl ServeArgs {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Mappings(args) = cli.command {
+        // Offline tools: no runtime, no logging set-up; output is for the integrator.
+        return match mappings::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into()))
         .with_target(false)
@@ -137,6 +150,7 @@ pub fn main() -> ExitCode {
             Command::Report(args) => report::run(args).await,
             Command::Card(args) => card::run(args).await,
             Command::Qr(args) => qr::run(args),
+            Command::Mappings(_) => unreachable!("handled before the runtime starts"),
         }
     });
     match result {

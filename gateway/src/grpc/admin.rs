@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::GatewayState;
 use super::convert::ms_to_timestamp;
-use super::status::{self, not_built};
+use super::status;
 use crate::storage::deliveries::{self, DeliveryRow, DeliveryState};
 
 /// `AdminService`: what operators use to watch and unstick deliveries.
@@ -119,7 +119,15 @@ impl AdminService for AdminApi {
         &self,
         _request: Request<pb::ReloadMappingsRequest>,
     ) -> Result<Response<pb::ReloadMappingsResponse>, Status> {
-        Err(not_built("reloading mappings while running"))
+        let live = self.state.mappings.clone();
+        let outcome = tokio::task::spawn_blocking(move || live.reload())
+            .await
+            .map_err(|_| Status::internal("the reload stopped unexpectedly"))?;
+        Ok(Response::new(pb::ReloadMappingsResponse {
+            reloaded: outcome.reloaded,
+            problems: outcome.problems,
+            version: outcome.version,
+        }))
     }
 
     async fn list_work_items(
@@ -164,6 +172,17 @@ impl AdminService for AdminApi {
             Err(e) => pb::ComponentHealth { name: "database".into(), healthy: false, detail: e.to_string() },
         };
         components.push(db);
+        let refused = self.state.mappings.refused_problems();
+        let version = self.state.mappings.current().version().to_owned();
+        components.push(pb::ComponentHealth {
+            name: "mappings".into(),
+            healthy: refused.is_empty(),
+            detail: if refused.is_empty() {
+                format!("version {version}")
+            } else {
+                format!("edited files refused, version {version} stays in force: {}", refused.join("; "))
+            },
+        });
         for (name, system) in self.state.systems.iter() {
             let (healthy, detail) = match tokio::time::timeout(HEALTH_TIMEOUT, system.health()).await {
                 Ok(Ok(())) => (true, "ok".to_owned()),

@@ -313,7 +313,8 @@ impl CounterService for CounterApi {
         if r.applications.is_empty() {
             return Err(invalid_one("applications", ValidationError::new(Rule::Required)));
         }
-        let catalog = self.state.mappings.catalog();
+        let mappings = self.state.mappings.current();
+        let catalog = mappings.catalog();
         let mut errors = ValidationErrors::new();
         let mut new_apps = Vec::with_capacity(r.applications.len());
         for (i, draft) in r.applications.iter().enumerate() {

@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use renkei_adapter_intake::{OcrIntake, QrVerifier};
 use renkei_adapter_resident_record::ResidentRecordClient;
-use renkei_mappings::MappingSet;
 use renkei_model::{Rule, ValidationError};
 use tokio::sync::Notify;
 use tonic::Status;
@@ -27,13 +26,15 @@ use crate::cards::CardHub;
 use crate::config::CardConfig;
 use crate::delivery::Systems;
 use crate::events::SessionEvents;
+use crate::mappings::LiveMappings;
 use crate::storage::{AuditEntry, Db, SessionRow};
 
 /// What every service shares.
 #[derive(Debug)]
 pub struct GatewayState {
     pub db: Db,
-    pub mappings: Arc<MappingSet>,
+    /// The mapping set in force; take [`LiveMappings::current`] once per call.
+    pub mappings: Arc<LiveMappings>,
     pub resident_record: Arc<ResidentRecordClient>,
     pub systems: Arc<Systems>,
     pub events: SessionEvents,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use renkei_documents::{FilledForm, Font, FormLine, Guide, GuideItem, Receipt, Rendered};
-use renkei_mappings::ProcedureDef;
+use renkei_mappings::{MappingSet, ProcedureDef};
 use renkei_model::{
     Acceptance, AssuranceLevel, AtenaNumber, CardKind, Date, EvidenceSource, Household, IdentityEvidence,
     LifeEvent, MojiText, Provenance, Resident, Rule, ValidationError, ValidationErrors,
@@ -147,7 +147,9 @@ struct Planned<'s> {
 
 /// Read the fields every planning request shares and plan for them.
 async fn planned<'s>(
-    state: &'s GatewayState,
+    state: &GatewayState,
+    // The mapping set in force when the request arrived; the plan borrows from it.
+    mappings: &'s MappingSet,
     session_id: &str,
     life_event: i32,
     atena_number: &str,
@@ -157,8 +159,8 @@ async fn planned<'s>(
     let event = required_event(life_event)?;
     let atena = convert::atena_required(atena_number).map_err(|e| invalid_one("atena_number", e))?;
     let (resident, household) = resident_and_household(state, &atena, "atena_number").await?;
-    let plan = routing::plan(&state.mappings, event, &atena, &household, &answers, Date::today())
-        .map_err(plan_error)?;
+    let plan =
+        routing::plan(mappings, event, &atena, &household, &answers, Date::today()).map_err(plan_error)?;
     Ok(Planned { session, event, atena, resident, plan })
 }
 
@@ -166,8 +168,9 @@ pub(super) async fn plan_procedures(
     state: &GatewayState,
     r: pb::PlanProceduresRequest,
 ) -> Result<pb::PlanProceduresResponse, Status> {
+    let mappings = state.mappings.current();
     let Planned { session, event, atena, plan, .. } =
-        planned(state, &r.session_id, r.life_event, &r.atena_number, r.answers).await?;
+        planned(state, &mappings, &r.session_id, r.life_event, &r.atena_number, r.answers).await?;
     audit(
         state,
         &session,
@@ -251,7 +254,8 @@ pub(super) async fn prefill_applications(
     if r.procedure_ids.is_empty() {
         errors.push(ValidationError::at("procedure_ids", Rule::Required));
     }
-    let catalog = state.mappings.catalog();
+    let mappings = state.mappings.current();
+    let catalog = mappings.catalog();
     let mut defs = Vec::with_capacity(r.procedure_ids.len());
     for (i, id) in r.procedure_ids.iter().enumerate() {
         let def = id.parse().ok().and_then(|id| catalog.get(&id));
@@ -264,7 +268,7 @@ pub(super) async fn prefill_applications(
         }
     }
     let answers: BTreeMap<String, String> = r.answers.into_iter().collect();
-    let answered = match routing::read_answers(&state.mappings, &answers) {
+    let answered = match routing::read_answers(&mappings, &answers) {
         Ok(v) => Some(v),
         Err(e) => {
             errors.0.extend(e.0);
@@ -285,8 +289,8 @@ pub(super) async fn prefill_applications(
         None => BTreeMap::new(),
         Some(event) => {
             let subject = subject.unwrap_or_else(|| applicant.clone());
-            let plan = routing::plan(&state.mappings, event, &subject, &household, &answers, today)
-                .map_err(plan_error)?;
+            let plan =
+                routing::plan(&mappings, event, &subject, &household, &answers, today).map_err(plan_error)?;
             plan.procedures.iter().map(|p| (p.def.id.to_string(), p.subjects.clone())).collect()
         }
     };
@@ -360,8 +364,9 @@ pub(super) async fn render_guide(
     r: pb::RenderGuideRequest,
 ) -> Result<pb::RenderedDocument, Status> {
     let font = state.documents.font()?.clone();
+    let mappings = state.mappings.current();
     let Planned { session, event, atena, resident, plan } =
-        planned(state, &r.session_id, r.life_event, &r.atena_number, r.answers).await?;
+        planned(state, &mappings, &r.session_id, r.life_event, &r.atena_number, r.answers).await?;
     let ids: Vec<String> = plan.procedures.iter().map(|p| p.def.id.to_string()).collect();
     let guide = Guide {
         municipality: state.documents.config.municipality.clone(),
@@ -410,7 +415,8 @@ pub(super) async fn render_form(
     let draft =
         r.application.ok_or_else(|| invalid_one("application", ValidationError::new(Rule::Required)))?;
     let app = convert::draft_to_application(&draft).map_err(|e| invalid("application", e))?;
-    let def = state.mappings.catalog().get(&app.procedure).ok_or_else(|| {
+    let mappings = state.mappings.current();
+    let def = mappings.catalog().get(&app.procedure).ok_or_else(|| {
         invalid_one(
             "application.procedure_id",
             ValidationError::new(Rule::UnknownCode { table: "procedure" }),
@@ -450,7 +456,8 @@ pub(super) async fn render_receipt(
 ) -> Result<pb::RenderedDocument, Status> {
     let session = state.session(&r.session_id).await?;
     let number = MojiText::required(r.number.as_str()).map_err(|e| invalid_one("number", e))?;
-    let catalog = state.mappings.catalog();
+    let mappings = state.mappings.current();
+    let catalog = mappings.catalog();
     let mut names = Vec::with_capacity(r.procedure_ids.len());
     for (i, id) in r.procedure_ids.iter().enumerate() {
         match id.parse().ok().and_then(|id| catalog.get(&id)) {

@@ -5,4 +5,5 @@ mod card;
 mod counter_flow;
 mod delivery;
 mod harness;
+mod mappings;
 mod planning;
