@@ -67,12 +67,3 @@ async fn standard_health_service_answers_serving() {
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::NotFound);
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rpcs_not_built_say_so() {
-    let h = Harness::start().await;
-    let mut admin = h.admin().await;
-    let e = admin.reload_mappings(renkei_proto::v1::ReloadMappingsRequest::default()).await.unwrap_err();
-    assert_eq!(e.code(), tonic::Code::Unimplemented);
-    assert!(e.message().contains("not available in this build"), "{}", e.message());
-}

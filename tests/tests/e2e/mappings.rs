@@ -11,20 +11,7 @@ use renkei_model::Resident;
 use renkei_proto::v1 as pb;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::harness::Harness;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
+use crate::harness::{Harness, copy_dir};
 
 /// A copy of the default set, as an operator would keep it.
 fn operator_copy() -> (tempfile::TempDir, PathBuf) {

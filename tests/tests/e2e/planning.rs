@@ -8,7 +8,7 @@ use renkei_conformance::population::HardCase;
 use renkei_proto::v1 as pb;
 use tonic::Code;
 
-use crate::harness::{Harness, violations};
+use crate::harness::{Harness, copy_dir, violations};
 
 fn answers(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -271,19 +271,6 @@ async fn the_guide_prints_the_exact_ivs_name() {
     let name = format!("{} {} 様", taro.name.family, taro.name.given);
     assert!(text.contains(&name), "{name:?} in {text}");
     assert!(text.contains("児童手当 認定請求") && text.contains("保育所等 利用申込"), "{text}");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
