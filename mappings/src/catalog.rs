@@ -108,13 +108,10 @@ impl Catalog {
         let mut problems = Vec::new();
         for file in files {
             let problem = |line, message| Problem { file: file.path.clone(), line, message };
-            let def: ProcedureDef = match toml::from_str(&file.text) {
+            let def: ProcedureDef = match file.parse_toml() {
                 Ok(def) => def,
-                Err(e) => {
-                    problems.push(problem(
-                        e.span().map(|s| line_of(&file.text, s.start)),
-                        e.message().to_owned(),
-                    ));
+                Err(p) => {
+                    problems.push(p);
                     continue;
                 }
             };

@@ -66,9 +66,7 @@ pub struct CodeTable {
 impl CodeTable {
     pub(crate) fn load(file: &SourceFile) -> Result<CodeTable, Vec<Problem>> {
         let problem = |line, message| Problem { file: file.path.clone(), line, message };
-        let parsed: CodeTableFile = toml::from_str(&file.text).map_err(|e| {
-            vec![problem(e.span().map(|s| line_of(&file.text, s.start)), e.message().to_owned())]
-        })?;
+        let parsed: CodeTableFile = file.parse_toml().map_err(|p| vec![p])?;
         let mut problems = Vec::new();
         let mut table = CodeTable {
             id: parsed.id,

@@ -31,13 +31,9 @@ pub(crate) struct Parsed {
 
 impl Parsed {
     pub fn parse(file: SourceFile) -> Result<Parsed, Vec<Problem>> {
-        match toml::from_str::<MappingFile>(&file.text) {
+        match file.parse_toml::<MappingFile>() {
             Ok(def) => Ok(Parsed { file, def }),
-            Err(e) => Err(vec![Problem {
-                line: e.span().map(|s| line_of(&file.text, s.start)),
-                file: file.path.clone(),
-                message: e.message().to_owned(),
-            }]),
+            Err(p) => Err(vec![p]),
         }
     }
 

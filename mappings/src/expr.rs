@@ -25,7 +25,9 @@ pub struct Expr {
 /// index in the record.
 type Leaf = (Vec<String>, usize);
 
-fn env() -> Arc<cel::Env> {
+/// The CEL environment every expression of a mapping set is compiled for and run in — mapping
+/// conditions and computed values here, routing rules in `routing::expr`. Built once per process.
+pub(crate) fn env() -> Arc<cel::Env> {
     static ENV: OnceLock<Arc<cel::Env>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = cel::Env::stdlib();
@@ -45,11 +47,17 @@ fn segments(path: &str) -> Vec<String> {
     }
 }
 
+/// Compile `source` in the shared environment. The error is CEL's message (its first line:
+/// the rest draws a caret under the source).
+pub(crate) fn compile_program(source: &str) -> Result<cel::Program, String> {
+    env().compile(source).map_err(|e| format!("CEL: {}", first_line(&e.to_string())))
+}
+
 impl Expr {
     /// Compile `source` against the paths of the record it will read (`(path, index)`). Refused:
     /// syntax errors and variables that are not the head of any path.
     pub fn compile(source: &str, paths: &[(String, usize)]) -> Result<Expr, String> {
-        let program = env().compile(source).map_err(|e| format!("CEL: {}", first_line(&e.to_string())))?;
+        let program = compile_program(source)?;
         let mut vars = Vec::new();
         for var in program.references().variables() {
             let under: Vec<Leaf> = paths

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use include_dir::{Dir, include_dir};
 
-use crate::problem::Problem;
+use crate::problem::{Problem, line_of};
 
 /// The default set: the data directories beside this crate's sources. `build.rs` makes cargo
 /// rebuild when a file in them changes.
@@ -21,6 +21,18 @@ static DEFAULT_SET: [(&str, Dir<'static>); 4] = [
 pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
+}
+
+impl SourceFile {
+    /// Read the file as `T`. A syntax error, an unknown key or a value of the wrong shape is a
+    /// problem at the line toml points at.
+    pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(&self) -> Result<T, Problem> {
+        toml::from_str(&self.text).map_err(|e| Problem {
+            file: self.path.clone(),
+            line: e.span().map(|s| line_of(&self.text, s.start)),
+            message: e.message().to_owned(),
+        })
+    }
 }
 
 fn all_files(dir: &'static Dir<'static>, out: &mut Vec<&'static include_dir::File<'static>>) {

@@ -2,14 +2,12 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use cel::{Context, Env, ExecutionError, Program, Value};
+use cel::{Context, ExecutionError, Program, Value};
 use serde::Deserialize;
 
-/// The CEL environment every expression is compiled for and run in: the standard library,
-/// built once per process (building it is not free, and contexts share it).
-static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
+use crate::expr::{compile_program, env};
 
 /// A compiled CEL expression with its source text. Deserializing compiles it, so a syntax error
 /// is reported like any other bad value: with the file and line of the string.
@@ -23,9 +21,7 @@ pub struct Expr {
 impl Expr {
     /// Compile `source`. The error is CEL's message, positions relative to the expression.
     pub fn compile(source: &str) -> Result<Expr, String> {
-        let program =
-            ENV.compile(source).map_err(|e| format!("CEL: {}", e.to_string().replace('\n', " ")))?;
-        Ok(Expr { source: source.to_owned(), program: Arc::new(program) })
+        Ok(Expr { source: source.to_owned(), program: Arc::new(compile_program(source)?) })
     }
 
     pub fn source(&self) -> &str {
@@ -59,7 +55,7 @@ impl Expr {
 
 /// A context with the shared environment; bind variables with `add_variable_from_value`.
 pub fn context() -> Context<'static, 'static> {
-    Context::with_env(ENV.clone())
+    Context::with_env(env())
 }
 
 impl TryFrom<String> for Expr {

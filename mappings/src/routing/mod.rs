@@ -158,13 +158,10 @@ impl RoutingRules {
         let mut questions: BTreeMap<String, Question> = BTreeMap::new();
         for file in files {
             let problem = |line, message| Problem { file: file.path.clone(), line, message };
-            let routing: RoutingFile = match toml::from_str(&file.text) {
+            let routing: RoutingFile = match file.parse_toml() {
                 Ok(r) => r,
-                Err(e) => {
-                    problems.push(problem(
-                        e.span().map(|s| line_of(&file.text, s.start)),
-                        e.message().to_owned(),
-                    ));
+                Err(p) => {
+                    problems.push(p);
                     continue;
                 }
             };
