@@ -8,9 +8,38 @@
 //!   (`docs/resident-record-api.md`), served on a loopback listener, with inspection of what it
 //!   received.
 //!
+//! - [`core_system`]: simulators of the tax, national health insurance and welfare systems,
+//!   taking records in the layouts of their mapping files over REST and file transfer.
+//! - [`faults`]: the faults every simulator can be made to show, per request or file.
+//!
 //! Tests, the demo and the conformance self-checks use this crate; renkei's serving path never
 //! links it except through `renkei demo`.
 
 pub mod card_emulator;
+pub mod core_system;
+pub mod faults;
 pub mod population;
 pub mod resident_record;
+
+/// How long a simulator's shutdown waits for open connections before dropping them.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Stop a simulator's server: signal `stop`, let requests in flight finish (a few seconds at
+/// most, so a client holding a connection open does not keep a test waiting), and wait.
+async fn stop_server(
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+) -> std::io::Result<()> {
+    if let Some(stop) = stop {
+        let _ = stop.send(());
+    }
+    let Some(mut task) = task else { return Ok(()) };
+    match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join_error)) => Err(std::io::Error::other(join_error)),
+        Err(_elapsed) => {
+            task.abort();
+            Ok(())
+        }
+    }
+}

@@ -1,8 +1,9 @@
 //! The resident-record simulator driven over real HTTP on loopback, endpoint by endpoint, as an
 //! adapter would drive it.
 
+use renkei_conformance::faults::Fault;
 use renkei_conformance::population::{HardCase, Population};
-use renkei_conformance::resident_record::{ResidentRecordSimulator, SimulatorHandle, TodokeFault};
+use renkei_conformance::resident_record::{ResidentRecordSimulator, SimulatorHandle};
 use renkei_model::{AtenaNumber, LifeEvent, ResidentStatus};
 use serde_json::{Value, json};
 
@@ -503,12 +504,12 @@ async fn injected_faults_exercise_retries() {
     let f = start().await;
     let body = tenkyo(&f.atena(HardCase::TakaVariant), "5番5号");
 
-    f.sim.inject_todoke_fault(TodokeFault::Unavailable);
+    f.sim.inject_todoke_fault(Fault::Unavailable);
     let a = f.post("/todoke", &body, Some("retry-1")).await;
     assert_eq!((a.status, &a.body), (503, &json!({"error": "unavailable"})));
     assert!(f.sim.received_todoke().is_empty());
 
-    f.sim.inject_todoke_fault(TodokeFault::LoseResponse);
+    f.sim.inject_todoke_fault(Fault::LoseResponse);
     let a = f.post("/todoke", &body, Some("retry-1")).await;
     assert_eq!(a.status, 503);
     let recorded = f.sim.todoke_by_key("retry-1").expect("recorded although the answer was lost");

@@ -17,9 +17,25 @@
 //! municipality = "横浜市中区"               # printed on the guide and forms
 //! # font = "/usr/share/fonts/truetype/ipamj/ipamjm.ttf"
 //!
-//! [systems.resident-record]
+//! [systems.resident-record]               # lookups, the change feed and 住民異動届
+//! transport = "rest"
 //! base_url = "https://jumin.example.lg.jp/api/v1/"
 //! timeout_ms = 10000
+//!
+//! [systems.tax]                           # 税証明: a request answered with certificate data
+//! transport = "rest"
+//! base_url = "https://zei.example.lg.jp/api/v1/"
+//!
+//! [systems.nhi]                           # 国保 異動届 as Shift_JIS CSV files
+//! transport = "file"
+//! inbox = "/srv/renkei/nhi/in"
+//! ack_timeout_ms = 30000
+//! lookup = { base_url = "https://kokuho.example.lg.jp/api/v1/" }   # member lookups
+//!
+//! [systems.welfare]                       # any system reached through its mapping files alone
+//! adapter = "mapped"
+//! transport = "rest"
+//! base_url = "https://fukushi.example.lg.jp/api/v1/"
 //!
 //! [delivery]
 //! workers = 2
@@ -38,7 +54,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use renkei_adapter_core::RestConfig;
+use renkei_adapter_core::{RestConfig, TransportConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::storage::{DatabaseUrl, Db};
@@ -50,11 +66,62 @@ pub struct Config {
     pub storage: StorageConfig,
     pub mappings: MappingsConfig,
     pub documents: DocumentsConfig,
-    /// Core systems by name. `resident-record` is needed for lookups.
-    pub systems: BTreeMap<String, RestConfig>,
+    /// Core systems by name (`[systems.<name>]`). `resident-record` is needed for lookups;
+    /// applications go to the system their procedure names in the catalog.
+    pub systems: BTreeMap<String, SystemConfig>,
     pub delivery: DeliveryConfig,
     pub card: CardConfig,
     pub intake: IntakeConfig,
+}
+
+/// One core system: its adapter and how it is reached (`transport = "rest" | "file"` with the
+/// settings of [`TransportConfig`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SystemConfig {
+    /// Which adapter; by default the one named like the system (`resident-record`, `tax`, `nhi`),
+    /// and `mapped` — applications through the system's mapping files alone — for any other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<AdapterKind>,
+    /// NHI member lookups over REST, when the transport is file transfer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookup: Option<RestConfig>,
+    #[serde(flatten)]
+    pub transport: TransportConfig,
+}
+
+impl SystemConfig {
+    /// A REST system at `base_url`, with the default adapter for its name.
+    pub fn rest(base_url: impl Into<String>) -> SystemConfig {
+        SystemConfig {
+            adapter: None,
+            lookup: None,
+            transport: TransportConfig::Rest(RestConfig::new(base_url)),
+        }
+    }
+
+    /// The adapter for a system called `name`.
+    pub fn adapter_for(&self, name: &str) -> AdapterKind {
+        self.adapter.unwrap_or(match name {
+            "resident-record" => AdapterKind::ResidentRecord,
+            "tax" => AdapterKind::Tax,
+            "nhi" => AdapterKind::Nhi,
+            _ => AdapterKind::Mapped,
+        })
+    }
+}
+
+/// The adapters this build has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdapterKind {
+    /// Lookups, search, the change feed, 住民異動届 (REST only).
+    ResidentRecord,
+    /// Certificate issuance (REST only).
+    Tax,
+    /// Member lookup and 資格取得・喪失・記載事項変更.
+    Nhi,
+    /// Applications through the system's mapping files (welfare and any other system).
+    Mapped,
 }
 
 /// Card readers (PC/SC through pcscd).
@@ -227,7 +294,19 @@ mod tests {
             .join("\n");
         let config: Config = toml::from_str(&example).unwrap();
         assert_eq!(config.delivery.max_attempts, 8);
-        assert_eq!(config.systems["resident-record"].timeout_ms, 10_000);
+        let TransportConfig::Rest(rest) = &config.systems["resident-record"].transport else {
+            panic!("the resident record is REST")
+        };
+        assert_eq!(rest.timeout_ms, 10_000);
+        let nhi = &config.systems["nhi"];
+        assert!(matches!(nhi.transport, TransportConfig::File(_)), "{nhi:?}");
+        assert_eq!(nhi.adapter_for("nhi"), AdapterKind::Nhi);
+        assert!(nhi.lookup.is_some());
+        assert_eq!(config.systems["welfare"].adapter_for("welfare"), AdapterKind::Mapped);
+        assert_eq!(config.systems["tax"].adapter_for("tax"), AdapterKind::Tax);
+        for system in config.systems.values() {
+            system.transport.validate().unwrap();
+        }
         assert_eq!(config.card.counter_readers["shiminka-03"], "Virtual PCD 00 00");
         assert_eq!(config.intake.qr_keys.len(), 1);
         assert_eq!(
@@ -240,5 +319,15 @@ mod tests {
     fn unknown_keys_are_refused() {
         let e = toml::from_str::<Config>("[delivery]\nmax_attempt = 3\n").unwrap_err();
         assert!(e.to_string().contains("max_attempt"), "{e}");
+        let e = toml::from_str::<Config>(
+            "[systems.tax]\ntransport = \"rest\"\nbase_url = \"x\"\nbase_uri = \"y\"\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("base_uri"), "{e}");
+        let e = toml::from_str::<Config>(
+            "[systems.tax]\nadapter = \"fax\"\ntransport = \"rest\"\nbase_url = \"x\"\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("fax"), "{e}");
     }
 }

@@ -3,13 +3,10 @@
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
-//! use renkei_gateway::config::Config;
+//! use renkei_gateway::config::{Config, SystemConfig};
 //!
 //! let mut config = Config::default();
-//! config.systems.insert(
-//!     "resident-record".into(),
-//!     renkei_adapter_core::RestConfig::new("http://127.0.0.1:8081/api/v1"),
-//! );
+//! config.systems.insert("resident-record".into(), SystemConfig::rest("http://127.0.0.1:8081/api/v1"));
 //! let gateway = renkei_gateway::server::start(config).await?;
 //! println!("counter API on {}", gateway.grpc_addr);
 //! gateway.run_until(async { tokio::signal::ctrl_c().await.unwrap() }).await

@@ -154,6 +154,12 @@ impl LiveMappings {
     }
 }
 
+impl renkei_adapter_mapped::MappingSource for LiveMappings {
+    fn current(&self) -> Arc<MappingSet> {
+        LiveMappings::current(self)
+    }
+}
+
 /// The paths and contents of every file under `dir`: changes when any file does, whatever the
 /// file system's timestamp granularity. Compared only within this process, so the standard
 /// hasher does. (A set is a few hundred kilobytes; reading it every few seconds costs nothing.)

@@ -6,7 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use renkei_adapter_core::CoreSystem;
+use renkei_adapter_core::{CoreSystem, TransportConfig};
+use renkei_adapter_mapped::nhi::NhiSystem;
+use renkei_adapter_mapped::tax::TaxSystem;
+use renkei_adapter_mapped::{MappedSystem, MappingSource};
 use renkei_adapter_resident_record::ResidentRecordClient;
 use renkei_proto::v1::admin_service_server::AdminServiceServer;
 use renkei_proto::v1::card_service_server::CardServiceServer;
@@ -15,10 +18,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tonic::transport::server::TcpIncoming;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::cards::CardHub;
-use crate::config::Config;
+use crate::config::{AdapterKind, Config};
 use crate::delivery::{Deliverer, Systems};
 use crate::events::SessionEvents;
 use crate::grpc::{AdminApi, CardApi, CounterApi, GatewayState};
@@ -70,21 +73,41 @@ impl RunningGateway {
     }
 }
 
-/// The core systems this build has adapters for, built from `[systems.*]`.
-fn build_systems(config: &Config) -> anyhow::Result<(Arc<ResidentRecordClient>, Systems)> {
+/// Every configured core system with its adapter, built from `[systems.*]`. Adapters that map
+/// records take the mapping set in force from `mappings` on each call.
+pub fn build_systems(
+    config: &Config,
+    mappings: Arc<LiveMappings>,
+) -> anyhow::Result<(Arc<ResidentRecordClient>, Systems)> {
     let mut systems: Systems = HashMap::new();
     let mut resident_record = None;
-    for (name, rest) in &config.systems {
-        match name.as_str() {
-            ResidentRecordClient::SYSTEM => {
-                let client = Arc::new(ResidentRecordClient::new(rest)?);
-                systems.insert(name.clone(), client.clone() as Arc<dyn CoreSystem>);
-                resident_record = Some(client);
+    let source: Arc<dyn MappingSource> = mappings;
+    for (name, system) in &config.systems {
+        let context = || format!("[systems.{name}]");
+        let transport = &system.transport;
+        let adapter: Arc<dyn CoreSystem> = match system.adapter_for(name) {
+            AdapterKind::ResidentRecord => {
+                let TransportConfig::Rest(rest) = transport else {
+                    anyhow::bail!(
+                        "[systems.{name}]: the resident-record adapter speaks REST (transport = \"rest\")"
+                    );
+                };
+                let client = Arc::new(ResidentRecordClient::new(rest, source.clone()).with_context(context)?);
+                resident_record = Some(client.clone());
+                client
             }
-            other => {
-                anyhow::bail!("[systems.{other}]: this build has no adapter for a system called {other:?}")
+            AdapterKind::Tax => {
+                Arc::new(TaxSystem::new(name, transport, source.clone()).with_context(context)?)
             }
-        }
+            AdapterKind::Nhi => Arc::new(
+                NhiSystem::new(name, transport, system.lookup.as_ref(), source.clone())
+                    .with_context(context)?,
+            ),
+            AdapterKind::Mapped => {
+                Arc::new(MappedSystem::new(name, transport, source.clone()).with_context(context)?)
+            }
+        };
+        systems.insert(name.clone(), adapter);
     }
     let resident_record = resident_record.context(
         "[systems.resident-record] is not configured: the gateway needs the resident record to look residents up \
@@ -96,7 +119,7 @@ fn build_systems(config: &Config) -> anyhow::Result<(Arc<ResidentRecordClient>, 
 /// Start every part of the gateway and return once it is listening.
 pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     let mappings = Arc::new(LiveMappings::load(config.mappings.dir.clone())?);
-    let (resident_record, systems) = build_systems(&config)?;
+    let (resident_record, systems) = build_systems(&config, mappings.clone())?;
     let url = config.storage.database_url();
     info!(database = %url.redacted(), "opening storage");
     let db = tokio::task::spawn_blocking(move || Db::open(&url)).await??;
@@ -198,9 +221,6 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         });
     }
 
-    if config.systems.len() > 1 {
-        warn!("only the resident record has an adapter in this build; other systems are not delivered to");
-    }
     info!(%grpc_addr, %http_addr, "gateway listening");
     Ok(RunningGateway { grpc_addr, http_addr, state, shutdown, tasks })
 }

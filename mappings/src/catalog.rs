@@ -2,9 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use renkei_model::{Acceptance, LifeEvent, ProcedureId, Processing, pattern, validate_field_name};
+use renkei_model::{
+    Acceptance, Application, LifeEvent, ProcedureId, Processing, pattern, validate_field_name,
+};
 use serde::Deserialize;
 
+use crate::canonical::CanonicalKind;
 use crate::problem::{Problem, line_of};
 use crate::routing::Expr;
 use crate::source::SourceFile;
@@ -46,6 +49,45 @@ impl FormField {
     }
 }
 
+/// Which interface of its target system an application goes through.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum MappingRef {
+    /// `system/interface`, for every application of the procedure.
+    One(String),
+    /// Chosen by the value of one form field (国保 異動届: 加入, 脱退 or 記載事項変更).
+    ByField(MappingChoice),
+}
+
+/// `[mapping] field = "idou_kubun"` with `[mapping.interfaces] "加入" = "nhi/shikaku-shutoku"` …
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingChoice {
+    /// The form field whose value chooses.
+    pub field: String,
+    /// The field's value → `system/interface`.
+    pub interfaces: BTreeMap<String, String>,
+}
+
+impl MappingRef {
+    /// Every `system/interface` it may name.
+    pub fn interfaces(&self) -> Vec<&str> {
+        match self {
+            MappingRef::One(one) => vec![one.as_str()],
+            MappingRef::ByField(choice) => choice.interfaces.values().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// Why no interface could be chosen for an application; names the form field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{procedure}: fields.{field}: {rule}")]
+pub struct MappingChoiceError {
+    pub procedure: String,
+    pub field: String,
+    pub rule: String,
+}
+
 /// A procedure: what it is, where it is accepted and processed, what it needs.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,10 +111,11 @@ pub struct ProcedureDef {
     /// The core system applications are delivered to; none for procedures handled on paper.
     #[serde(default)]
     pub target_system: Option<String>,
-    /// The mapping of the target system's interface the application goes through
-    /// (`systems/<name>`); none while the procedure is keyed in by hand.
+    /// The interface of the target system the application goes through (`nhi/kisai-henko`, the
+    /// mapping file `systems/nhi/kisai-henko@<version>.toml` in force on the application's date),
+    /// or a choice of interfaces by a form field; none while the procedure is keyed in by hand.
     #[serde(default)]
-    pub mapping: Option<String>,
+    pub mapping: Option<MappingRef>,
     /// Documents the resident brings.
     #[serde(default)]
     pub documents: Vec<String>,
@@ -94,12 +137,41 @@ impl ProcedureDef {
     pub fn field(&self, name: &str) -> Option<&FormField> {
         self.fields.iter().find(|f| f.name == name)
     }
+
+    /// The `(system, interface)` an application of this procedure goes through; `None` when the
+    /// procedure names no mapping.
+    pub fn interface_for(&self, app: &Application) -> Result<Option<(&str, &str)>, MappingChoiceError> {
+        let named = match &self.mapping {
+            None => return Ok(None),
+            Some(MappingRef::One(one)) => one.as_str(),
+            Some(MappingRef::ByField(choice)) => {
+                let error = |rule: String| MappingChoiceError {
+                    procedure: self.id.to_string(),
+                    field: choice.field.clone(),
+                    rule,
+                };
+                let value = app
+                    .fields
+                    .get(&choice.field)
+                    .map(|f| f.value.as_str().trim())
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| error("is required to choose the interface".to_owned()))?;
+                choice.interfaces.get(value).map(String::as_str).ok_or_else(|| {
+                    let known: Vec<&str> = choice.interfaces.keys().map(String::as_str).collect();
+                    error(format!("has no interface for this value (one of {})", known.join(", ")))
+                })?
+            }
+        };
+        Ok(named.split_once('/'))
+    }
 }
 
 /// Every procedure, by id.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     procedures: BTreeMap<ProcedureId, ProcedureDef>,
+    /// The file each procedure was read from, with its text (for the lines of later checks).
+    sources: BTreeMap<ProcedureId, SourceFile>,
 }
 
 impl Catalog {
@@ -144,9 +216,79 @@ impl Catalog {
                 ));
                 continue;
             }
+            catalog.sources.insert(def.id.clone(), file.clone());
             catalog.procedures.insert(def.id.clone(), def);
         }
         if problems.is_empty() { Ok(catalog) } else { Err(problems) }
+    }
+
+    /// Checks every procedure's `mapping` against the set's mappings: each names
+    /// `system/interface` of its own target system, an interface some mapping file of canonical
+    /// kind `application` defines, and a choice covers every value its field offers.
+    pub(crate) fn check_mappings(
+        &self,
+        defines: impl Fn(&str, &str) -> Option<CanonicalKind>,
+    ) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        for (id, def) in &self.procedures {
+            let Some(mapping) = &def.mapping else { continue };
+            let file = &self.sources[id];
+            let at = |needle: &str| file.text.find(needle).map(|o| line_of(&file.text, o));
+            let mut problem =
+                |line, message| problems.push(Problem { file: file.path.clone(), line, message });
+            if def.target_system.is_none() {
+                problem(at("mapping"), "mapping is set but target_system is not".to_owned());
+            }
+            for named in mapping.interfaces() {
+                let line = at(&format!("\"{named}\""));
+                let Some((system, interface)) = named.split_once('/') else {
+                    problem(line, format!("mapping {named:?}: write system/interface (nhi/kisai-henko)"));
+                    continue;
+                };
+                if def.target_system.as_deref().is_some_and(|t| t != system) {
+                    problem(
+                        line,
+                        format!(
+                            "mapping {named:?} is an interface of {system}, but the procedure goes to {}",
+                            def.target_system.as_deref().unwrap_or_default()
+                        ),
+                    );
+                }
+                match defines(system, interface) {
+                    None => problem(
+                        line,
+                        format!(
+                            "mapping {named:?} names no file (systems/{system}/{interface}@<version>.toml)"
+                        ),
+                    ),
+                    Some(CanonicalKind::Application) => {}
+                    Some(kind) => problem(
+                        line,
+                        format!("mapping {named:?} maps {} records, not applications", kind.as_str()),
+                    ),
+                }
+            }
+            if let MappingRef::ByField(choice) = mapping {
+                let line = at(&format!("\"{}\"", choice.field));
+                match def.field(&choice.field) {
+                    None => {
+                        problem(line, format!("mapping field {:?} is not a field of the form", choice.field))
+                    }
+                    Some(field) => {
+                        for value in field.choices.iter().filter(|c| !choice.interfaces.contains_key(*c)) {
+                            problem(
+                                line,
+                                format!(
+                                    "mapping: field {:?} offers {value:?}, which chooses no interface",
+                                    choice.field
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        problems
     }
 
     pub fn get(&self, id: &ProcedureId) -> Option<&ProcedureDef> {
@@ -238,6 +380,72 @@ mod tests {
         assert_eq!(
             (hoiku.acceptance, hoiku.processing),
             (Acceptance::Department, Processing::BackyardCenter)
+        );
+    }
+
+    #[test]
+    fn every_catalog_mapping_names_a_file_and_the_nhi_kind_chooses_the_interface() {
+        use renkei_model::{Application, FieldValue, Provenance};
+        let set = MappingSet::embedded().unwrap();
+        for def in set.catalog().iter() {
+            for named in def.mapping.iter().flat_map(|m| m.interfaces()) {
+                let (system, interface) = named.split_once('/').unwrap();
+                assert_eq!(def.target_system.as_deref(), Some(system), "{}", def.id);
+                assert!(
+                    set.mappings().any(|m| m.id.system == system && m.id.interface == interface),
+                    "{named}"
+                );
+            }
+        }
+        let kokuho = set.catalog().get(&"kokuho.idou".parse().unwrap()).unwrap();
+        let mut app = Application {
+            procedure: kokuho.id.clone(),
+            applicant: "0000000019".parse().unwrap(),
+            subjects: Vec::new(),
+            life_event: None,
+            fields: Default::default(),
+        };
+        let e = kokuho.interface_for(&app).unwrap_err();
+        assert_eq!(e.to_string(), "kokuho.idou: fields.idou_kubun: is required to choose the interface");
+        for (kind, interface) in
+            [("加入", "shikaku-shutoku"), ("脱退", "shikaku-soshitsu"), ("記載事項変更", "kisai-henko")]
+        {
+            app.fields.insert(
+                "idou_kubun".into(),
+                FieldValue {
+                    value: renkei_model::MojiText::new(kind).unwrap(),
+                    provenance: Provenance::Staff,
+                },
+            );
+            assert_eq!(kokuho.interface_for(&app).unwrap(), Some(("nhi", interface)));
+        }
+        app.fields.insert(
+            "idou_kubun".into(),
+            FieldValue {
+                value: renkei_model::MojiText::new("転居").unwrap(), provenance: Provenance::Staff
+            },
+        );
+        assert!(kokuho.interface_for(&app).unwrap_err().rule.starts_with("has no interface"));
+    }
+
+    #[test]
+    fn a_catalog_mapping_that_names_no_file_is_a_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("procedures/p.toml");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let text = "id = \"p.q\"\nname = \"p\"\ndepartment = \"d\"\nacceptance = \"one_stop\"\nprocessing = \"department\"\ntarget_system = \"nhi\"\n\n[mapping]\nfield = \"kind\"\n\n[mapping.interfaces]\n\"a\" = \"nhi/shikaku-idou\"\n\"b\" = \"tax/shoumei\"\n\n[[fields]]\nname = \"kind\"\nlabel = \"K\"\nchoices = [\"a\", \"b\", \"c\"]\n";
+        std::fs::write(&path, text).unwrap();
+        let problems = MappingSet::load_dir(dir.path()).unwrap_err().to_string();
+        let lines: Vec<&str> = problems.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "procedures/p.toml:12: mapping \"nhi/shikaku-idou\" names no file (systems/nhi/shikaku-idou@<version>.toml)",
+                "procedures/p.toml:13: mapping \"tax/shoumei\" is an interface of tax, but the procedure goes to nhi",
+                "procedures/p.toml:13: mapping \"tax/shoumei\" names no file (systems/tax/shoumei@<version>.toml)",
+                "procedures/p.toml:9: mapping: field \"kind\" offers \"c\", which chooses no interface",
+            ],
+            "{problems}"
         );
     }
 

@@ -8,14 +8,16 @@
 //! with no replacement is an error unless the item names a replacement character (〓, the
 //! traditional "geta" mark for a character that cannot be printed).
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
+use encoding_rs::{DecoderResult, EncoderResult, SHIFT_JIS};
 use jntajis::codec::mj_shrink::{MJShrinkSchemes, mj_shrink_candidates};
 use renkei_model::is_variation_selector;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// How a system's records are encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+/// How a system's records are encoded: for mappings, and for the file transport's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 pub enum Charset {
     /// UTF-8: carries every code point, selectors and private use included.
     #[serde(rename = "utf-8")]
@@ -50,6 +52,155 @@ impl Charset {
     /// Whether every Unicode text fits this set unchanged.
     pub fn is_universal(self) -> bool {
         self == Charset::Utf8
+    }
+
+    /// How messages name the set.
+    pub fn name(self) -> &'static str {
+        match self {
+            Charset::Utf8 => "UTF-8",
+            Charset::ShiftJis => "Shift_JIS",
+            Charset::JisX0208 => "JIS X 0208",
+        }
+    }
+
+    /// Append `value` encoded exactly, or say which character has no code (`out` is then left
+    /// as it was) — never a replacement character or a `&#…;` reference. For values already
+    /// fitted by [`shrink`] use [`encode`]; this is for text written as it stands (record files,
+    /// XML). Shift_JIS here is Windows-31J (encoding_rs's): JIS X 0208 with the NEC and IBM
+    /// extensions, what municipal systems mean by Shift_JIS in practice, minus the three
+    /// characters it would silently change (¥ ‾ −). JIS X 0208 takes two bytes per character
+    /// (ASCII as its full-width form).
+    pub fn encode_into(self, value: &str, out: &mut Vec<u8>) -> Result<(), NoCode> {
+        match self {
+            Charset::Utf8 => {
+                out.extend_from_slice(value.as_bytes());
+                Ok(())
+            }
+            Charset::ShiftJis => encode_windows_31j(value, out),
+            Charset::JisX0208 => {
+                let start = out.len();
+                for (i, c) in value.chars().enumerate() {
+                    let cp = to_fullwidth(c) as u32;
+                    match if cp < 0x10000 { sjis_table()[cp as usize] } else { 0 } {
+                        b if b >= 0x100 => {
+                            let [lead, trail] = b.to_be_bytes();
+                            let (b1, b2) = sjis_to_jis(lead, trail);
+                            out.extend_from_slice(&[b1, b2]);
+                        }
+                        _ => {
+                            out.truncate(start);
+                            return Err(NoCode { ch: c, position: i + 1 });
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Decode `bytes` exactly, or say at which byte they stop being text in this set.
+    pub fn decode(self, bytes: &[u8]) -> Result<Cow<'_, str>, usize> {
+        match self {
+            Charset::Utf8 => std::str::from_utf8(bytes).map(Cow::Borrowed).map_err(|e| e.valid_up_to()),
+            _ if bytes.is_ascii() && self == Charset::ShiftJis => {
+                std::str::from_utf8(bytes).map(Cow::Borrowed).map_err(|e| e.valid_up_to())
+            }
+            Charset::ShiftJis => decode_windows_31j(bytes).map(Cow::Owned),
+            Charset::JisX0208 => {
+                let mut sjis = Vec::with_capacity(bytes.len());
+                for (i, pair) in bytes.chunks(2).enumerate() {
+                    let [b1, b2] = pair else { return Err(i * 2) };
+                    let (lead, trail) = jis_to_sjis(*b1, *b2).ok_or(i * 2)?;
+                    sjis.extend_from_slice(&[lead, trail]);
+                }
+                decode_windows_31j(&sjis).map(Cow::Owned)
+            }
+        }
+    }
+
+    /// How bytes that failed [`Charset::decode`] at `offset` are described in an error.
+    pub fn describe_malformed(self, offset: usize) -> String {
+        format!("byte {} of the field is not valid {}", offset + 1, self.name())
+    }
+}
+
+/// Characters the Shift_JIS encoder maps to a byte sequence that decodes to a *different*
+/// character (U+00A5 YEN SIGN → 0x5C → `\`, U+203E OVERLINE → 0x7E → `~`, U+2212 MINUS SIGN →
+/// 0x817C → U+FF0D). Writing them would change the data silently, so they are refused like
+/// unmappable ones. `shift_jis_round_trips_except_the_listed_characters` checks the list against
+/// every code point.
+const SHIFT_JIS_LOSSY: [char; 3] = ['\u{a5}', '\u{203e}', '\u{2212}'];
+
+/// A character [`Charset::encode_into`] cannot write, and where it is in the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoCode {
+    pub ch: char,
+    /// 1-based position of the character in the value.
+    pub position: usize,
+}
+
+impl NoCode {
+    /// `character 4 of the value, U+E0100, has no Shift_JIS code` (never the value itself).
+    pub fn describe(&self, charset: Charset) -> String {
+        format!(
+            "character {} of the value, U+{:04X}, has no {} code",
+            self.position,
+            u32::from(self.ch),
+            charset.name()
+        )
+    }
+}
+
+fn char_position(value: &str, byte_index: usize) -> usize {
+    value[..byte_index].chars().count() + 1
+}
+
+fn encode_windows_31j(value: &str, out: &mut Vec<u8>) -> Result<(), NoCode> {
+    if value.is_ascii() {
+        out.extend_from_slice(value.as_bytes());
+        return Ok(());
+    }
+    if let Some(i) = value.find(SHIFT_JIS_LOSSY) {
+        return Err(NoCode {
+            ch: value[i..].chars().next().unwrap_or('\0'),
+            position: char_position(value, i),
+        });
+    }
+    let start = out.len();
+    let mut encoder = SHIFT_JIS.new_encoder();
+    let needed =
+        encoder.max_buffer_length_from_utf8_without_replacement(value.len()).unwrap_or(value.len() * 2);
+    out.resize(start + needed, 0);
+    let (result, read, written) =
+        encoder.encode_from_utf8_without_replacement(value, &mut out[start..], true);
+    match result {
+        EncoderResult::InputEmpty => {
+            out.truncate(start + written);
+            Ok(())
+        }
+        EncoderResult::Unmappable(ch) => {
+            out.truncate(start);
+            let at = read - ch.len_utf8();
+            Err(NoCode { ch, position: char_position(value, at) })
+        }
+        EncoderResult::OutputFull => {
+            // Cannot happen with the maximum length asked for above; fail closed.
+            out.truncate(start);
+            Err(NoCode { ch: '\0', position: 0 })
+        }
+    }
+}
+
+fn decode_windows_31j(bytes: &[u8]) -> Result<String, usize> {
+    let mut decoder = SHIFT_JIS.new_decoder_without_bom_handling();
+    // Half-width katakana take one byte in Shift_JIS and three in UTF-8.
+    let capacity = decoder.max_utf8_buffer_length_without_replacement(bytes.len()).unwrap_or(bytes.len() * 3);
+    let mut text = String::with_capacity(capacity);
+    let (result, read) = decoder.decode_to_string_without_replacement(bytes, &mut text, true);
+    match result {
+        DecoderResult::InputEmpty => Ok(text),
+        DecoderResult::Malformed(bad, extra) => Err(read - usize::from(bad) - usize::from(extra)),
+        DecoderResult::OutputFull => Err(read),
     }
 }
 
@@ -236,27 +387,9 @@ pub fn encoded_len(text: &str, charset: Charset) -> usize {
     }
 }
 
-/// Decode bytes of a double-byte item in `charset`.
+/// Decode bytes of an item in `charset`.
 pub fn decode(bytes: &[u8], charset: Charset) -> Result<String, ()> {
-    match charset {
-        Charset::Utf8 => std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| ()),
-        Charset::ShiftJis => {
-            let (text, had_errors) = encoding_rs::SHIFT_JIS.decode_without_bom_handling(bytes);
-            if had_errors { Err(()) } else { Ok(text.into_owned()) }
-        }
-        Charset::JisX0208 => {
-            if bytes.len() % 2 != 0 {
-                return Err(());
-            }
-            let mut sjis = Vec::with_capacity(bytes.len());
-            for pair in bytes.chunks(2) {
-                let (lead, trail) = jis_to_sjis(pair[0], pair[1]).ok_or(())?;
-                sjis.extend_from_slice(&[lead, trail]);
-            }
-            let (text, had_errors) = encoding_rs::SHIFT_JIS.decode_without_bom_handling(&sjis);
-            if had_errors { Err(()) } else { Ok(text.into_owned()) }
-        }
-    }
+    charset.decode(bytes).map(Cow::into_owned).map_err(|_| ())
 }
 
 /// ASCII to its full-width form (space to U+3000); every other character unchanged.
@@ -340,11 +473,60 @@ mod tests {
     }
 
     #[test]
+    fn shift_jis_round_trips_except_the_listed_characters() {
+        let mut lossy = Vec::new();
+        let mut buf = Vec::new();
+        for ch in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let s = ch.to_string();
+            buf.clear();
+            let (bytes, _, unmappable) = SHIFT_JIS.encode(&s);
+            if unmappable {
+                assert!(Charset::ShiftJis.encode_into(&s, &mut buf).is_err(), "U+{:04X}", u32::from(ch));
+                continue;
+            }
+            let (back, _, malformed) = SHIFT_JIS.decode(&bytes);
+            if malformed || back != s {
+                lossy.push(ch);
+            }
+            let strict = Charset::ShiftJis.encode_into(&s, &mut buf);
+            assert_eq!(strict.is_ok(), !lossy.contains(&ch), "U+{:04X}", u32::from(ch));
+        }
+        assert_eq!(lossy, SHIFT_JIS_LOSSY);
+    }
+
+    #[test]
+    fn unmappable_characters_are_named_by_position_and_code_point() {
+        let mut out = b"kept".to_vec();
+        // 葛 followed by a variation selector (an IVS): Shift_JIS has no selectors.
+        let e = Charset::ShiftJis.encode_into("山田葛\u{E0100}子", &mut out).unwrap_err();
+        assert_eq!(e, NoCode { ch: '\u{E0100}', position: 4 });
+        assert_eq!(out, b"kept", "nothing is appended on failure");
+        assert_eq!(e.describe(Charset::ShiftJis), "character 4 of the value, U+E0100, has no Shift_JIS code");
+        assert!(Charset::Utf8.encode_into("葛\u{E0100}", &mut out).is_ok());
+        let e = Charset::JisX0208.encode_into("A髙", &mut out).unwrap_err();
+        assert_eq!(e, NoCode { ch: '髙', position: 2 });
+    }
+
+    #[test]
+    fn malformed_bytes_are_located() {
+        assert_eq!(Charset::ShiftJis.decode(b"\x8e\x52\x93\x63").unwrap(), "山田");
+        // Half-width katakana grow from one byte to three.
+        assert_eq!(Charset::ShiftJis.decode(b"\xd4\xcf\xc0\xde").unwrap(), "ﾔﾏﾀﾞ");
+        // 0x82 needs a trail byte; 0x20 is not one.
+        assert_eq!(Charset::ShiftJis.decode(b"\x8e\x52\x82 ").unwrap_err(), 2);
+        assert_eq!(Charset::Utf8.decode(b"ab\xe5\xb1").unwrap_err(), 2);
+        assert_eq!(Charset::JisX0208.decode(b"\x3b\x33\x3b").unwrap_err(), 2);
+    }
+
+    #[test]
     fn jis_x0208_bytes_round_trip() {
         let mut out = Vec::new();
         encode("山崎　Ａ", Charset::JisX0208, &mut out);
         assert_eq!(&out[..2], &[0x3B, 0x33]); // 山 is row 27 cell 19
         assert_eq!(decode(&out, Charset::JisX0208).unwrap(), "山崎　Ａ");
+        let mut exact = Vec::new();
+        Charset::JisX0208.encode_into("山崎 A", &mut exact).unwrap();
+        assert_eq!(exact, out);
         for (lead, trail) in [(0x81u8, 0x40u8), (0x88, 0x9F), (0x9F, 0xFC), (0xE0, 0x40), (0xEA, 0xA4)] {
             let (b1, b2) = sjis_to_jis(lead, trail);
             assert_eq!(jis_to_sjis(b1, b2), Some((lead, trail)), "{lead:X} {trail:X}");

@@ -61,8 +61,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use canonical::{CanonicalKind, CanonicalRecord, PathDef, PathError, Schema};
-pub use catalog::{Catalog, FormField, PREFILL_VARIABLES, ProcedureDef};
-pub use charset::{Charset, Degeneration, Shrink};
+pub use catalog::{
+    Catalog, FormField, MappingChoice, MappingChoiceError, MappingRef, PREFILL_VARIABLES, ProcedureDef,
+};
+pub use charset::{Charset, Degeneration, NoCode, Shrink};
 pub use codes::{CodeEntry, CodeTable};
 pub use examples::ExampleResult;
 pub use file::{DateFormat, Direction, Format, ItemType, Separator};
@@ -191,6 +193,9 @@ impl MappingSet {
                 Err(p) => problems.extend(p),
             }
         }
+        problems.extend(catalog.check_mappings(|system, interface| {
+            mappings.iter().find(|m| m.id.system == system && m.id.interface == interface).map(|m| m.kind)
+        }));
         if !problems.is_empty() {
             return Err(Problems(problems));
         }

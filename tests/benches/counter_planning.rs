@@ -222,7 +222,7 @@ async fn main() {
     config.storage.data_dir = data.path().to_owned();
     config
         .systems
-        .insert("resident-record".into(), renkei_adapter_core::RestConfig::new(simulator.base_url()));
+        .insert("resident-record".into(), renkei_gateway::config::SystemConfig::rest(simulator.base_url()));
     let gateway = renkei_gateway::server::start(config).await.unwrap();
     let addr = format!("http://{}", gateway.grpc_addr);
 

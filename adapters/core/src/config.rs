@@ -18,7 +18,8 @@
 //! inbox = "/srv/renkei/nhi/in"      # renkei writes here; the system picks up
 //! outbox = "/srv/renkei/nhi/out"    # the system writes here; renkei picks up
 //! poll_interval_ms = 30000
-//! [systems.nhi.records]
+//! ack_timeout_ms = 30000            # how long a delivery waits for NAME.ack
+//! [systems.nhi.records]             # for adapters without a mapping; a mapping's layout wins
 //! format = "fixed"                  # or "csv", "xml"
 //! charset = "shift_jis"             # or "utf-8"
 //! terminator = "crlf"
@@ -66,7 +67,18 @@ pub struct FileTransferConfig {
     /// Records handed over per batch (and per progress save) when picking up.
     #[serde(default = "default_batch_records")]
     pub batch_records: usize,
-    pub records: RecordFormat,
+    /// How long a delivery waits for the system's acknowledgement (`NAME.ack`) of a file it
+    /// wrote; a delivery that times out is retried and finds its file still waiting.
+    #[serde(default = "default_ack_timeout_ms")]
+    pub ack_timeout_ms: u64,
+    /// How records are framed when this configuration says it; adapters driven by mapping
+    /// files take the framing and charset from the mapping instead.
+    #[serde(default)]
+    pub records: Option<RecordFormat>,
+}
+
+fn default_ack_timeout_ms() -> u64 {
+    30_000
 }
 
 fn default_batch_records() -> usize {
@@ -107,7 +119,10 @@ impl TransportConfig {
                 if c.batch_records == 0 {
                     return Err("batch_records must be at least 1".into());
                 }
-                c.records.validate()
+                if c.ack_timeout_ms == 0 {
+                    return Err("ack_timeout_ms must be at least 1".into());
+                }
+                c.records.as_ref().map_or(Ok(()), RecordFormat::validate)
             }
         }
     }
@@ -148,8 +163,9 @@ mod tests {
         assert_eq!(rest.auth.as_ref().unwrap().client_id, "renkei");
         assert_eq!(rest.timeout_ms, 10_000);
         let TransportConfig::File(nhi) = &root.systems["nhi"] else { panic!("nhi is file") };
-        assert_eq!(nhi.records.format, Format::Fixed);
-        assert_eq!(nhi.records.charset, Charset::ShiftJis);
+        let records = nhi.records.as_ref().unwrap();
+        assert_eq!(records.format, Format::Fixed);
+        assert_eq!(records.charset, Charset::ShiftJis);
         assert_eq!(nhi.progress_path().unwrap(), PathBuf::from("/srv/renkei/nhi/out/.renkei-pickup.json"));
         for system in root.systems.values() {
             system.validate().unwrap();
@@ -174,5 +190,7 @@ mod tests {
             toml::from_str("transport = \"file\"\n[records]\nformat = \"csv\"\ncharset = \"utf-8\"\n")
                 .unwrap();
         assert!(c.validate().unwrap_err().contains("inbox, outbox"));
+        let c: TransportConfig = toml::from_str("transport = \"file\"\ninbox = \"/i\"\n").unwrap();
+        c.validate().unwrap();
     }
 }

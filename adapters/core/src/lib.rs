@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use renkei_model::Application;
 
 pub use config::{FileTransferConfig, TransportConfig};
-pub use rest::{ClientSecretJwtConfig, RestClient, RestConfig, RestResponse};
+pub use rest::{ClientSecretJwtConfig, RequestBody, RestClient, RestConfig, RestResponse};
 
 /// A standard core system (住民記録, 税, 国保, 福祉 …) as the delivery workers see it.
 #[async_trait]

@@ -494,10 +494,10 @@ impl<W: Write> XmlRecordWriter<W> {
             encoded: Vec::new(),
         };
         let mut head = quick_xml::Writer::new(Vec::new());
-        let encoding = match charset {
-            Charset::Utf8 => "UTF-8",
-            Charset::ShiftJis => "Shift_JIS",
-        };
+        if charset == Charset::JisX0208 {
+            return Err(error("XML is not written in JIS X 0208 (use utf-8 or shift_jis)".into()));
+        }
+        let encoding = charset.name();
         let io = |e: io::Error| error(e.to_string());
         head.write_event(Event::Decl(BytesDecl::new("1.0", Some(encoding), None))).map_err(io)?;
         head.get_mut().push(b'\n');
@@ -525,7 +525,7 @@ impl<W: Write> XmlRecordWriter<W> {
                 format!("a record is <{}>, not <{}>", self.record_name, record.name),
             ));
         }
-        if self.charset == Charset::ShiftJis {
+        if self.charset != Charset::Utf8 {
             self.check_encodable(record, &record.name, number)?;
         }
         self.scratch.clear();
@@ -582,7 +582,7 @@ impl<W: Write> XmlRecordWriter<W> {
     fn emit(&mut self, utf8: &[u8], record: Option<u64>) -> Result<(), XmlError> {
         let bytes: Cow<'_, [u8]> = match self.charset {
             Charset::Utf8 => Cow::Borrowed(utf8),
-            Charset::ShiftJis => {
+            Charset::ShiftJis | Charset::JisX0208 => {
                 self.encoded.clear();
                 let text = std::str::from_utf8(utf8).map_err(|e| self.error(record, None, e.to_string()))?;
                 let charset = self.charset;
@@ -767,21 +767,18 @@ mod tests {
             let bytes = w.finish().unwrap();
             let text = match charset {
                 Charset::Utf8 => String::from_utf8(bytes.clone()).unwrap(),
-                Charset::ShiftJis => SHIFT_JIS.decode_without_bom_handling(&bytes).0.into_owned(),
+                _ => SHIFT_JIS.decode_without_bom_handling(&bytes).0.into_owned(),
             };
             assert!(
                 text.starts_with(&format!(
                     "<?xml version=\"1.0\" encoding=\"{}\"?>\n<Todoke>\n<Records>\n",
-                    match charset {
-                        Charset::Utf8 => "UTF-8",
-                        Charset::ShiftJis => "Shift_JIS",
-                    }
+                    charset.name()
                 )),
                 "{text}"
             );
             let input: Box<dyn BufRead> = match charset {
                 Charset::Utf8 => Box::new(&bytes[..]),
-                Charset::ShiftJis => Box::new(ShiftJisToUtf8::new(&bytes[..])),
+                _ => Box::new(ShiftJisToUtf8::new(&bytes[..])),
             };
             let back: Vec<XmlElement> = XmlRecordReader::new(input, "out.xml", "/Todoke/Records/Record")
                 .unwrap()

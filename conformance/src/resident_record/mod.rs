@@ -30,7 +30,6 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -49,6 +48,7 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::faults::{self, Fault, Faults};
 use crate::population::Population;
 use store::{Store, TodokeOutcome};
 use wire::{AtenaRecord, BadRequest, ErrorBody};
@@ -59,9 +59,6 @@ const MAX_CHANGES_LIMIT: usize = 1000;
 
 /// Longest `Idempotency-Key` accepted.
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
-
-/// How long [`SimulatorHandle::shutdown`] waits for open connections before dropping them.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// A 住民異動届 as the simulator understood it.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,8 +84,8 @@ pub struct ReceivedTodoke {
     pub idempotency_key: String,
     /// 受付番号 answered for the key, the same on every resend.
     pub uketsuke_no: String,
-    /// Requests with this key that were answered 201 or 200 (or would have been, see
-    /// [`TodokeFault::LoseResponse`]): 1 when the todoke was delivered exactly once.
+    /// Requests with this key that were answered 201 or 200 (or would have been, but for an
+    /// injected [`Fault`]): 1 when the todoke was delivered exactly once.
     pub times_sent: usize,
     /// What was notified.
     pub todoke: Todoke,
@@ -103,17 +100,6 @@ pub struct RejectedTodoke {
     pub status: u16,
     /// The `detail` that was answered.
     pub detail: String,
-}
-
-/// A failure to inject into the next `POST /todoke`, for testing retries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TodokeFault {
-    /// Answer 503 `{"error":"unavailable"}` without looking at the request: nothing is recorded.
-    Unavailable,
-    /// Handle the request as usual (the todoke is recorded and applied), then answer 503 instead
-    /// of the real answer, as when a reply is lost on the way back. A retry with the same key must
-    /// then get 200 and the same 受付番号.
-    LoseResponse,
 }
 
 /// The simulator before it is serving: a resident record loaded from households.
@@ -143,7 +129,7 @@ impl ResidentRecordSimulator {
     /// Tokio runtime.
     pub fn serve(self, listener: TcpListener) -> io::Result<SimulatorHandle> {
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared { store: RwLock::new(self.store) });
+        let shared = Arc::new(Shared { store: RwLock::new(self.store), faults: Faults::default() });
         let app = router(Arc::clone(&shared));
         let (shutdown, signal) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -221,36 +207,23 @@ impl SimulatorHandle {
         self.shared.read().last_seq()
     }
 
-    /// Make the next `POST /todoke` fail with `fault`. Faults queue up, one per request.
-    pub fn inject_todoke_fault(&self, fault: TodokeFault) {
-        self.shared.write().push_fault(fault);
+    /// Make the next `POST /todoke` fail with `fault` ([`crate::faults`]). Faults queue up, one
+    /// per request.
+    pub fn inject_todoke_fault(&self, fault: Fault) {
+        self.shared.faults.inject(fault);
     }
 
     /// Stop accepting connections, let requests in flight finish (up to a few seconds), and wait
     /// for the server to stop.
     pub async fn shutdown(mut self) -> io::Result<()> {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        let Some(mut task) = self.task.take() else {
-            return Ok(());
-        };
-        match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(join_error)) => Err(io::Error::other(join_error)),
-            Err(_elapsed) => {
-                // A client holding a connection open past the grace period does not keep a test
-                // waiting.
-                task.abort();
-                Ok(())
-            }
-        }
+        crate::stop_server(self.shutdown.take(), self.task.take()).await
     }
 }
 
 /// State shared by the handlers and the handle.
 struct Shared {
     store: RwLock<Store>,
+    faults: Faults,
 }
 
 impl Shared {
@@ -432,9 +405,9 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, String> {
 }
 
 async fn todoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let fault = state.write().next_fault();
-    if fault == Some(TodokeFault::Unavailable) {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", None);
+    let fault = state.faults.next();
+    if let Some(early) = faults::before(fault).await {
+        return early;
     }
     let key = match idempotency_key(&headers) {
         Ok(key) => key,
@@ -455,7 +428,9 @@ async fn todoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     let response = match outcome {
         TodokeOutcome::Accepted(uketsuke_no) => {
             tracing::info!(idempotency_key = %key, %uketsuke_no, kind = kind.label(), "todoke accepted");
-            json(StatusCode::CREATED, &wire::UketsukeResponse { uketsuke_no })
+            let status =
+                if fault == Some(Fault::DuplicateAck) { StatusCode::OK } else { StatusCode::CREATED };
+            json(status, &wire::UketsukeResponse { uketsuke_no })
         }
         TodokeOutcome::Replayed(uketsuke_no) => {
             tracing::info!(idempotency_key = %key, %uketsuke_no, "todoke resent; answered from the first receipt");
@@ -466,8 +441,5 @@ async fn todoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
             error(StatusCode::UNPROCESSABLE_ENTITY, "rejected", Some(detail))
         }
     };
-    if fault == Some(TodokeFault::LoseResponse) {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", None);
-    }
-    response
+    faults::after(fault, response, b"{\"uketsuke_no\": ").await
 }

@@ -2,7 +2,7 @@
 //! the 住民異動届 received. Everything a request reads or changes is behind one lock (in the
 //! caller), so a todoke is checked, applied and recorded as one step.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 
 use renkei_model::{
     AtenaNumber, Date, Household, HouseholdNumber, IndividualNumber, LifeEvent, MojiText, Relationship,
@@ -10,7 +10,7 @@ use renkei_model::{
 };
 
 use super::wire::{self, SearchQuery};
-use super::{ReceivedTodoke, RejectedTodoke, Todoke, TodokeFault};
+use super::{ReceivedTodoke, RejectedTodoke, Todoke};
 
 /// Search answers hold at most this many records (the API's limit).
 pub(crate) const MAX_SEARCH_RESULTS: usize = 100;
@@ -48,7 +48,6 @@ pub(crate) struct Store {
     todoke: Vec<ReceivedTodoke>,
     todoke_by_key: HashMap<String, usize>,
     rejections: Vec<RejectedTodoke>,
-    faults: VecDeque<TodokeFault>,
 }
 
 impl Store {
@@ -138,14 +137,6 @@ impl Store {
 
     pub(crate) fn last_seq(&self) -> u64 {
         self.changes.len() as u64
-    }
-
-    pub(crate) fn next_fault(&mut self) -> Option<TodokeFault> {
-        self.faults.pop_front()
-    }
-
-    pub(crate) fn push_fault(&mut self, fault: TodokeFault) {
-        self.faults.push_back(fault);
     }
 
     pub(crate) fn received(&self) -> &[ReceivedTodoke] {

@@ -1,11 +1,16 @@
-//! `renkei demo`: the gateway and a simulated resident record with synthetic residents.
+//! `renkei demo`: the gateway and simulated core systems — resident record, tax, national
+//! health insurance and welfare — sharing one synthetic population.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
+use renkei_adapter_core::{FileTransferConfig, RestConfig, TransportConfig};
+use renkei_conformance::core_system::{CoreSystemSimulator, SystemKind};
 use renkei_conformance::population::{HardCase, Population};
 use renkei_conformance::resident_record::ResidentRecordSimulator;
-use renkei_gateway::config::Config;
+use renkei_gateway::config::{Config, SystemConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -21,7 +26,8 @@ pub struct DemoArgs {
     /// HTTP address of the gateway (/healthz, /readyz).
     #[arg(long, default_value = "127.0.0.1:8080")]
     http_listen: SocketAddr,
-    /// Address of the simulated resident record's REST API (port 0: any free port).
+    /// Address of the simulated resident record's REST API (port 0: any free port). The tax, NHI
+    /// and welfare simulators take free loopback ports.
     #[arg(long, default_value = "127.0.0.1:0")]
     simulator_listen: SocketAddr,
     /// Where the demo keeps its SQLite database.
@@ -37,6 +43,21 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     let population = Population::generate(args.residents, args.seed);
     let simulator = ResidentRecordSimulator::new(&population).start(args.simulator_listen).await?;
+    // The other systems read records through the mapping set the gateway starts with.
+    let mappings = Arc::new(
+        renkei_mappings::MappingSet::embedded().map_err(|p| anyhow::anyhow!("embedded mapping set: {p}"))?,
+    );
+    let any_port = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let nhi_inbox = args.data_dir.join("nhi-inbox");
+    std::fs::create_dir_all(&nhi_inbox)?;
+    let tax =
+        CoreSystemSimulator::new(SystemKind::Tax, &population, mappings.clone()).start(any_port).await?;
+    let nhi = CoreSystemSimulator::new(SystemKind::Nhi, &population, mappings.clone())
+        .with_inbox(nhi_inbox.clone())
+        .start(any_port)
+        .await?;
+    let welfare =
+        CoreSystemSimulator::new(SystemKind::Welfare, &population, mappings).start(any_port).await?;
 
     let mut config = Config::default();
     config.server.grpc_listen = args.grpc_listen;
@@ -44,9 +65,27 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     config.storage.data_dir = args.data_dir;
     // The synthetic population lives in the wards of 横浜市.
     config.documents.municipality = "横浜市".into();
-    config
-        .systems
-        .insert("resident-record".into(), renkei_adapter_core::RestConfig::new(simulator.base_url()));
+    config.systems.insert("resident-record".into(), SystemConfig::rest(simulator.base_url()));
+    config.systems.insert("tax".into(), SystemConfig::rest(tax.base_url()));
+    config.systems.insert("welfare".into(), SystemConfig::rest(welfare.base_url()));
+    // 国保 異動届 go as Shift_JIS CSV files; member lookups over REST.
+    let file = FileTransferConfig {
+        inbox: Some(nhi_inbox),
+        outbox: None,
+        progress_file: None,
+        poll_interval_ms: 1_000,
+        batch_records: 500,
+        ack_timeout_ms: 30_000,
+        records: None,
+    };
+    config.systems.insert(
+        "nhi".into(),
+        SystemConfig {
+            adapter: None,
+            lookup: Some(RestConfig::new(nhi.base_url())),
+            transport: TransportConfig::File(file),
+        },
+    );
     let gateway = renkei_gateway::server::start(config).await?;
 
     let example = population.hard_case(HardCase::IvsName).expect("the population holds every hard case");
@@ -56,6 +95,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
          \x20 counter API (gRPC, reflection on)  {grpc}\n\
          \x20 health                              http://{http}/healthz\n\
          \x20 simulated resident record (REST)    {sim}  — {n} synthetic residents\n\
+         \x20 simulated tax system (REST)         {tax}\n\
+         \x20 simulated NHI system (file, REST)   {nhi_inbox} ; {nhi}\n\
+         \x20 simulated welfare system (REST)     {welfare}\n\
          \nTry it with grpcurl (https://github.com/fullstorydev/grpcurl):\n\
          \x20 grpcurl -plaintext -d '{{\"counter_id\":\"window-1\",\"staff_id\":\"demo\"}}' {grpc} renkei.v1.CounterService/OpenSession\n\
          \x20 grpcurl -plaintext -d '{{\"session_id\":\"<from above>\",\"basic_facts\":{{\"name\":\"{family}{given}\",\"birth_date\":{{\"year\":{y},\"month\":{m},\"day\":{d}}}}}}}' \\\n\
@@ -64,6 +106,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
          sequence ({escaped}); the answer carries those exact code points.\n",
         http = gateway.http_addr,
         sim = simulator.base_url(),
+        tax = tax.base_url(),
+        nhi = nhi.base_url(),
+        nhi_inbox = nhi.inbox().map(|p| p.display().to_string()).unwrap_or_default(),
+        welfare = welfare.base_url(),
         n = population.len(),
         family = example.name.family.search_key(),
         given = example.name.given,
@@ -74,5 +120,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     gateway.run_until(super::ctrl_c()).await?;
     simulator.shutdown().await?;
+    tax.shutdown().await?;
+    nhi.shutdown().await?;
+    welfare.shutdown().await?;
     Ok(())
 }

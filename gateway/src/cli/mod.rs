@@ -109,8 +109,11 @@ impl ServeArgs {
             config
                 .systems
                 .entry("resident-record".to_owned())
-                .and_modify(|s| s.base_url = url.clone())
-                .or_insert_with(|| renkei_adapter_core::RestConfig::new(url));
+                .and_modify(|s| match &mut s.transport {
+                    renkei_adapter_core::TransportConfig::Rest(rest) => rest.base_url = url.clone(),
+                    other => *other = renkei_gateway::config::SystemConfig::rest(url.clone()).transport,
+                })
+                .or_insert_with(|| renkei_gateway::config::SystemConfig::rest(url));
         }
         Ok(config)
     }

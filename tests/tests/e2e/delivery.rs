@@ -1,7 +1,7 @@
 //! Delivery to a core system that fails: retries, lost answers, idempotency, dead letters.
 
+use renkei_conformance::faults::Fault;
 use renkei_conformance::population::HardCase;
-use renkei_conformance::resident_record::TodokeFault;
 use renkei_proto::v1 as pb;
 
 use crate::harness::{Harness, moving_notification, wait_for_status};
@@ -27,8 +27,8 @@ async fn unavailable_then_lost_answer_is_retried_and_recorded_once() {
     let h = Harness::start().await;
     // First attempt: the system is down. Second: it records the todoke but the answer is lost.
     // Third: the retry with the same key gets the first receipt.
-    h.simulator.inject_todoke_fault(TodokeFault::Unavailable);
-    h.simulator.inject_todoke_fault(TodokeFault::LoseResponse);
+    h.simulator.inject_todoke_fault(Fault::Unavailable);
+    h.simulator.inject_todoke_fault(Fault::LoseResponse);
     let (session_id, application_id) = submit_one(&h, "retry").await;
     let mut counter = h.counter().await;
     let delivered =
@@ -45,8 +45,8 @@ async fn unavailable_then_lost_answer_is_retried_and_recorded_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exhausted_retries_dead_letter_and_an_operator_can_retry() {
     let h = Harness::start_with(|c| c.delivery.max_attempts = 2).await;
-    h.simulator.inject_todoke_fault(TodokeFault::Unavailable);
-    h.simulator.inject_todoke_fault(TodokeFault::Unavailable);
+    h.simulator.inject_todoke_fault(Fault::Unavailable);
+    h.simulator.inject_todoke_fault(Fault::Unavailable);
     let (session_id, application_id) = submit_one(&h, "dead").await;
     let mut counter = h.counter().await;
     let dead =

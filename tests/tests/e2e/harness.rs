@@ -34,9 +34,10 @@ impl Harness {
         config.server.grpc_listen = "127.0.0.1:0".parse().unwrap();
         config.server.http_listen = "127.0.0.1:0".parse().unwrap();
         config.storage.data_dir = data_dir.path().to_owned();
-        config
-            .systems
-            .insert("resident-record".into(), renkei_adapter_core::RestConfig::new(simulator.base_url()));
+        config.systems.insert(
+            "resident-record".into(),
+            renkei_gateway::config::SystemConfig::rest(simulator.base_url()),
+        );
         config.delivery.poll_interval_ms = 50;
         config.delivery.initial_backoff_ms = 50;
         config.delivery.max_backoff_ms = 200;

@@ -142,6 +142,13 @@ impl Marker {
 
     /// Write the marker for `data_name` atomically with `key=value` lines.
     pub fn write(self, dir: &Path, data_name: &str, lines: &[(&str, String)]) -> Result<PathBuf, FileError> {
+        let mut file = AtomicFile::create(dir, &format!("{data_name}{}", self.suffix()))?;
+        file.append(Self::encode(lines).as_bytes())?;
+        file.commit()
+    }
+
+    /// A marker's text: one `key=value` pair per line.
+    pub fn encode(lines: &[(&str, String)]) -> String {
         let mut text = String::new();
         for (key, value) in lines {
             text.push_str(key);
@@ -150,9 +157,7 @@ impl Marker {
             text.push_str(&value.replace(['\r', '\n'], " "));
             text.push('\n');
         }
-        let mut file = AtomicFile::create(dir, &format!("{data_name}{}", self.suffix()))?;
-        file.append(text.as_bytes())?;
-        file.commit()
+        text
     }
 
     /// The `key=value` pairs of a marker; lines without `=` are ignored.

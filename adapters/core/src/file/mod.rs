@@ -32,7 +32,6 @@
 //! stored offset. See [`pickup`] for the exact guarantee.
 
 mod atomic;
-mod charset;
 pub mod pickup;
 mod reader;
 mod writer;
@@ -50,11 +49,13 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use atomic::{AtomicFile, Marker, Written};
-pub use charset::Charset;
 pub use pickup::{
     Batch, FileKey, Pickup, PickupReport, PickupSink, Progress, ProgressFile, WithProgressFile,
 };
 pub use reader::{Record, RecordReader};
+/// The charset of record files: the one mappings use ([`renkei_mappings::Charset`]); record
+/// files take `utf-8` and `shift_jis` (Windows-31J).
+pub use renkei_mappings::Charset;
 pub use writer::{RecordFileWriter, WriteError};
 
 /// How records are framed and encoded in a file.
@@ -82,6 +83,11 @@ impl RecordFormat {
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.charset == Charset::JisX0208 {
+            return Err(
+                "records.charset: jis_x0208 records are written and read through a mapping file".into()
+            );
+        }
         match self.format {
             Format::Csv if self.terminator == Terminator::None => {
                 Err("records.terminator: CSV records need a line terminator".into())

@@ -142,7 +142,8 @@ impl RecordReader {
             Format::Xml => {
                 let input = match format.charset {
                     Charset::Utf8 => XmlInput::Utf8(BufReader::with_capacity(256 * 1024, file)),
-                    Charset::ShiftJis => XmlInput::ShiftJis(ShiftJisToUtf8::new(file)),
+                    // validate() refused JIS X 0208 above.
+                    Charset::ShiftJis | Charset::JisX0208 => XmlInput::ShiftJis(ShiftJisToUtf8::new(file)),
                 };
                 let record_path = format.record_path.as_deref().unwrap_or_default();
                 let mut reader = XmlRecordReader::new(input, name, record_path)

@@ -165,7 +165,7 @@ impl RecordFileWriter {
                 charset.encode_into(chunk, &mut self.record).map_err(|u| {
                     let before = value.len() - rest.len();
                     let position = value[..before].chars().count() + u.position;
-                    (Some(i), super::charset::Unmappable { position, ..u }.describe(charset))
+                    (Some(i), renkei_mappings::NoCode { position, ..u }.describe(charset))
                 })?;
                 if chunk.ends_with('"') && quote {
                     self.record.push(b'"');
@@ -185,6 +185,7 @@ fn ideographic_space(charset: Charset) -> &'static [u8] {
     match charset {
         Charset::Utf8 => "\u{3000}".as_bytes(),
         Charset::ShiftJis => b"\x81\x40",
+        Charset::JisX0208 => b"\x21\x21",
     }
 }
 

@@ -74,10 +74,19 @@ impl RestConfig {
     }
 }
 
+/// An encoded request body and its media type.
+#[derive(Debug, Clone)]
+pub struct RequestBody {
+    pub bytes: Bytes,
+    /// `application/json`, `text/csv; charset=Shift_JIS` …
+    pub content_type: &'static str,
+}
+
 /// A status and body that arrived; what they mean is the adapter's business.
 #[derive(Debug, Clone)]
 pub struct RestResponse {
     pub status: StatusCode,
+    pub headers: HeaderMap,
     pub body: Bytes,
 }
 
@@ -145,20 +154,33 @@ impl RestClient {
         headers: HeaderMap,
         json_body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<RestResponse, TransportError> {
+        let body = match json_body {
+            Some(body) => Some(RequestBody {
+                bytes: Bytes::from(serde_json::to_vec(body).map_err(|e| TransportError::Encode {
+                    system: self.system.clone(),
+                    operation: operation.to_owned(),
+                    message: e.to_string(),
+                })?),
+                content_type: "application/json",
+            }),
+            None => None,
+        };
+        self.send_body(operation, method, path, headers, body).await
+    }
+
+    /// [`RestClient::send`] with a body already encoded (a record in the system's layout).
+    pub async fn send_body(
+        &self,
+        operation: &str,
+        method: Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Option<RequestBody>,
+    ) -> Result<RestResponse, TransportError> {
         let url = self.base.join(path).map_err(|e| TransportError::Config {
             system: self.system.clone(),
             message: format!("{operation}: path {path:?}: {e}"),
         })?;
-        let body = match json_body {
-            Some(body) => {
-                Some(Bytes::from(serde_json::to_vec(body).map_err(|e| TransportError::Encode {
-                    system: self.system.clone(),
-                    operation: operation.to_owned(),
-                    message: e.to_string(),
-                })?))
-            }
-            None => None,
-        };
         let Some(auth) = &self.auth else {
             return self.send_once(operation, &method, &url, &headers, body, None).await;
         };
@@ -178,12 +200,12 @@ impl RestClient {
         method: &Method,
         url: &Url,
         headers: &HeaderMap,
-        body: Option<Bytes>,
+        body: Option<RequestBody>,
         token: Option<&Secret>,
     ) -> Result<RestResponse, TransportError> {
         let mut request = self.http.request(method.clone(), url.clone()).headers(headers.clone());
         if let Some(body) = body {
-            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
+            request = request.header(reqwest::header::CONTENT_TYPE, body.content_type).body(body.bytes);
         }
         if let Some(token) = token {
             let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.expose_str()))
@@ -197,8 +219,9 @@ impl RestClient {
         }
         let response = request.send().await.map_err(|e| self.classify(operation, e))?;
         let status = response.status();
+        let headers = response.headers().clone();
         let body = response.bytes().await.map_err(|e| self.classify(operation, e))?;
-        Ok(RestResponse { status, body })
+        Ok(RestResponse { status, headers, body })
     }
 
     /// GET `path` and decode a 2xx JSON answer; other statuses are errors.
