@@ -10,11 +10,13 @@
 //!
 //! - [`core_system`]: simulators of the tax, national health insurance and welfare systems,
 //!   taking records in the layouts of their mapping files over REST and file transfer.
+//! - [`applications`]: applications as staff key them in, for tests.
 //! - [`faults`]: the faults every simulator can be made to show, per request or file.
 //!
 //! Tests, the demo and the conformance self-checks use this crate; renkei's serving path never
 //! links it except through `renkei demo`.
 
+pub mod applications;
 pub mod card_emulator;
 pub mod core_system;
 pub mod faults;

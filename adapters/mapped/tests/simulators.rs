@@ -11,6 +11,7 @@ use renkei_adapter_core::{
 use renkei_adapter_mapped::nhi::{MemberError, NhiSystem};
 use renkei_adapter_mapped::tax::{CertificateError, TaxSystem};
 use renkei_adapter_mapped::{FixedMappings, MappedSystem, MappingSource};
+use renkei_conformance::applications::keyed_in;
 use renkei_conformance::core_system::{CoreSystemHandle, CoreSystemSimulator, SystemKind};
 use renkei_conformance::faults::Fault;
 use renkei_conformance::population::{HardCase, Population};
@@ -30,21 +31,7 @@ fn atena(case: HardCase) -> AtenaNumber {
 }
 
 fn application(procedure: &str, subjects: &[HardCase], fields: &[(&str, &str)]) -> Application {
-    Application {
-        procedure: procedure.parse().unwrap(),
-        applicant: atena(HardCase::IvsName),
-        subjects: subjects.iter().map(|c| atena(*c)).collect(),
-        life_event: None,
-        fields: fields
-            .iter()
-            .map(|(k, v)| {
-                (
-                    (*k).to_owned(),
-                    FieldValue { value: MojiText::new(*v).unwrap(), provenance: Provenance::Staff },
-                )
-            })
-            .collect(),
-    }
+    keyed_in(procedure, atena(HardCase::IvsName), subjects.iter().map(|c| atena(*c)).collect(), None, fields)
 }
 
 fn jidou_teate() -> Application {
@@ -379,4 +366,75 @@ async fn lookups_and_certificates_surface_faults() {
     assert!(matches!(e, MemberError::Transport(TransportError::Timeout { .. })), "{e}");
     tax_sim.shutdown().await.unwrap();
     nhi_sim.shutdown().await.unwrap();
+}
+
+/// Serves `body` as the answer to every member lookup.
+async fn serve_member(body: Vec<u8>) -> String {
+    let router = axum::Router::new().route(
+        "/api/v1/member/{atena_no}",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { body }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}/api/v1")
+}
+
+/// Wrong charset bytes and unknown codes in an answer are reported with the system, the record
+/// and the item, and no member is returned.
+#[tokio::test]
+async fn wrong_charset_bytes_and_unknown_codes_name_system_record_and_item() {
+    let set = mappings();
+    let member = set.mapping("nhi", "member", renkei_model::Date::today()).unwrap().clone();
+    let population = Population::generate(100, 1);
+    let resident = population.resident(&atena(HardCase::IvsName)).unwrap();
+    let canonical = renkei_mappings::CanonicalRecord::from_resident(member.schema(), resident);
+    let mut record = member.new_system();
+    member.to_system(&canonical, &mut record, &mut renkei_mappings::Report::default()).unwrap();
+    let mut good = Vec::new();
+    renkei_adapter_mapped::encode_document(&member, &record, &mut good).unwrap();
+    let at = |key: &str| member.items[member.item_index(key).unwrap()].offset;
+
+    let mut bad_bytes = good.clone();
+    let shimei = at("shimei");
+    bad_bytes[shimei..shimei + 2].copy_from_slice(b"\x82 ");
+    let mut unknown_code = good.clone();
+    unknown_code[at("seibetsu")] = b'7';
+
+    for (body, expected) in [
+        (bad_bytes, "(shimei): is not valid shift_jis"),
+        (unknown_code, "(seibetsu): is not a code of table sex"),
+    ] {
+        let base = serve_member(body).await;
+        let nhi =
+            NhiSystem::new("nhi", &TransportConfig::Rest(RestConfig::new(base)), None, source(&set)).unwrap();
+        let e = nhi.member(&atena(HardCase::IvsName)).await.unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("nhi: nhi/member@1: member 0000000019: "), "{text}");
+        assert!(text.contains(expected), "{text}");
+    }
+    let base = serve_member(good).await;
+    let nhi =
+        NhiSystem::new("nhi", &TransportConfig::Rest(RestConfig::new(base)), None, source(&set)).unwrap();
+    assert!(nhi.member(&atena(HardCase::IvsName)).await.unwrap().is_some());
+}
+
+/// A file the system finds cut short (its size is not the one announced) is refused, not taken.
+#[tokio::test]
+async fn a_truncated_file_is_refused_by_the_system_and_surfaced_as_a_refusal() {
+    let set = mappings();
+    let dir = tempfile::tempdir().unwrap();
+    let sim = simulator(SystemKind::Nhi, &set, Some(dir.path())).await;
+    let name = "shikaku-shutoku-cut.csv";
+    std::fs::write(dir.path().join(name), b"todokede_atena_no,shutoku").unwrap();
+    std::fs::write(dir.path().join(format!("{name}.done")), b"records=1\nbytes=400\n").unwrap();
+    let nhi = MappedSystem::new("nhi", &file(dir.path(), 5_000), source(&set)).unwrap();
+    let e = nhi.deliver("cut", &kokuho("加入")).await.unwrap_err();
+    assert!(matches!(e, DeliveryError::Rejected { .. }), "{e}");
+    assert!(e.to_string().contains("announces another size"), "{e}");
+    assert!(sim.received().is_empty());
+    sim.shutdown().await.unwrap();
 }
