@@ -4,10 +4,11 @@
 //!   the resident record must handle ([`population::HardCase`]).
 //! - [`card_emulator`]: a My Number card and a driver's license for a synthetic resident, behind
 //!   the vpcd virtual reader so pcscd sees them as real cards.
+//! - [`change_sink`]: the receiving end of the change feed, as a core system that keeps a copy
+//!   of the 宛名 offers it, recording each batch once per idempotency key.
 //! - [`resident_record`]: a simulator of a standard resident-record core system's REST API
 //!   (`docs/resident-record-api.md`), served on a loopback listener, with inspection of what it
 //!   received.
-//!
 //! - [`core_system`]: simulators of the tax, national health insurance and welfare systems,
 //!   taking records in the layouts of their mapping files over REST and file transfer.
 //! - [`applications`]: applications as staff key them in, for tests.
@@ -18,6 +19,7 @@
 
 pub mod applications;
 pub mod card_emulator;
+pub mod change_sink;
 pub mod core_system;
 pub mod faults;
 pub mod population;

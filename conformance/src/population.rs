@@ -220,10 +220,10 @@ impl Population {
 /// A small, fast, well-mixed generator (splitmix64). Self-contained so the population does not
 /// change when a dependency's algorithm does.
 #[derive(Debug, Clone)]
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -232,7 +232,7 @@ impl SplitMix64 {
     }
 
     /// Uniform in `0..n` (multiply-shift, which has no modulo bias worth the name at these sizes).
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
 
@@ -241,7 +241,7 @@ impl SplitMix64 {
         low + self.below(u64::from(high - low) + 1) as u32
     }
 
-    fn percent(&mut self, p: u64) -> bool {
+    pub(crate) fn percent(&mut self, p: u64) -> bool {
         self.below(100) < p
     }
 

@@ -48,6 +48,16 @@
 //! [intake]
 //! qr_keys = { "2026a" = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c" }
 //! ocr_min_confidence = 0.9
+//!
+//! [hub]                                    # the resident record's changes, fanned out
+//! mode = "pull"                            # or "push": the resident record POSTs /hub/v1/changes
+//! poll_interval_ms = 60000                 # at most 600000 (10 minutes)
+//! [hub.subscribers.nhi]
+//! mapping = "nhi/member"                   # the version in force on each change's date
+//! inbox = "/srv/renkei/nhi/in"             # files, published with NAME.done
+//! [hub.subscribers.tax]
+//! mapping = "resident-record/atena-diff"
+//! rest = { base_url = "https://zei.example.lg.jp/api/v1/" }   # POST atena-diff, Idempotency-Key
 //! ```
 
 use std::collections::BTreeMap;
@@ -72,6 +82,7 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     pub card: CardConfig,
     pub intake: IntakeConfig,
+    pub hub: HubConfig,
 }
 
 /// One core system: its adapter and how it is reached (`transport = "rest" | "file"` with the
@@ -268,6 +279,103 @@ impl Default for DeliveryConfig {
     }
 }
 
+/// The change-feed hub: the resident record's differences (異動分), taken by pull or push, mapped
+/// and delivered to every subscriber with a cursor each. No subscribers, no hub.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HubConfig {
+    pub mode: HubMode,
+    /// Pull mode: how often the resident record is asked for changes (1..=600000; the standard
+    /// wants differences at least every 10 minutes).
+    pub poll_interval_ms: u64,
+    /// Changes per page pulled and at most per delivery (1..=1000).
+    pub batch: u32,
+    /// Push mode: a file holding the bearer token the resident record must send. Required then.
+    pub push_token_file: Option<PathBuf>,
+    /// How long a replica keeps a cursor to itself before another may take it over.
+    pub lease_ms: u64,
+    /// Backoff after a failed delivery; doubles per attempt up to `max_backoff_ms`. A batch is
+    /// never skipped: it is retried until it goes (the error shows in `renkei hub status`).
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// Subscribers by name.
+    pub subscribers: BTreeMap<String, SubscriberConfig>,
+}
+
+/// Where the change feed comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HubMode {
+    /// Ask `[systems.resident-record]` every `poll_interval_ms`.
+    Pull,
+    /// Take what the resident record POSTs to the HTTP listener at `/hub/v1/changes`.
+    Push,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            mode: HubMode::Pull,
+            poll_interval_ms: 60_000,
+            batch: 100,
+            push_token_file: None,
+            lease_ms: 30_000,
+            initial_backoff_ms: 1_000,
+            max_backoff_ms: 300_000,
+            subscribers: BTreeMap::new(),
+        }
+    }
+}
+
+/// One system that takes the resident record's changes, through one mapping, by REST or file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriberConfig {
+    /// `system/interface` (the version in force on each change's date) or an exact
+    /// `system/interface@version`. The mapping's canonical kind must be `resident`.
+    pub mapping: String,
+    /// Deliver by REST: `POST {base_url}{path}` with a JSON batch (the mapping must be JSON).
+    #[serde(default)]
+    pub rest: Option<RestConfig>,
+    /// The path the REST batch is posted to, relative to `base_url`.
+    #[serde(default = "default_subscriber_path")]
+    pub path: String,
+    /// Deliver as files into this directory (the file convention of renkei-adapter-core).
+    #[serde(default)]
+    pub inbox: Option<PathBuf>,
+}
+
+fn default_subscriber_path() -> String {
+    "atena-diff".to_owned()
+}
+
+impl HubConfig {
+    /// Checks what serde cannot; messages name the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.poll_interval_ms == 0 || self.poll_interval_ms > 600_000 {
+            return Err(format!("[hub].poll_interval_ms: {} is outside 1..=600000", self.poll_interval_ms));
+        }
+        if !(1..=1000).contains(&self.batch) {
+            return Err(format!("[hub].batch: {} is outside 1..=1000", self.batch));
+        }
+        if self.mode == HubMode::Push && self.push_token_file.is_none() && !self.subscribers.is_empty() {
+            return Err("[hub].push_token_file: push mode needs the token the resident record sends".into());
+        }
+        for (name, s) in &self.subscribers {
+            let key = format!("[hub.subscribers.{name}]");
+            if name == crate::storage::feed::SOURCE {
+                return Err(format!("{key}: {name:?} is reserved for the feed's source"));
+            }
+            match (&s.rest, &s.inbox) {
+                (Some(_), Some(_)) => return Err(format!("{key}: rest and inbox: choose one")),
+                (None, None) => return Err(format!("{key}: needs rest = {{ base_url = … }} or inbox = …")),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Config {
     /// Read a TOML file; unknown keys are errors, so a typo does not silently keep a default.
     pub fn from_file(path: &Path) -> anyhow::Result<Config> {
@@ -309,6 +417,9 @@ mod tests {
         }
         assert_eq!(config.card.counter_readers["shiminka-03"], "Virtual PCD 00 00");
         assert_eq!(config.intake.qr_keys.len(), 1);
+        assert_eq!(config.hub.subscribers["nhi"].mapping, "nhi/member");
+        assert!(config.hub.subscribers["tax"].rest.is_some());
+        config.hub.validate().unwrap();
         assert_eq!(
             config.storage.database_url(),
             DatabaseUrl::Sqlite(PathBuf::from("renkei-data/renkei.db"))

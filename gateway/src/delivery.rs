@@ -146,12 +146,9 @@ impl Deliverer {
         }
     }
 
-    /// `initial × 2^(attempts−1)`, capped, with ±20 % jitter so retries of one outage spread out.
     fn backoff_ms(&self, attempts: i32) -> i64 {
-        let exp = attempts.saturating_sub(1).clamp(0, 30) as u32;
-        let base = self.config.initial_backoff_ms.saturating_mul(1u64 << exp).min(self.config.max_backoff_ms);
-        let jitter = fastrand::f64() * 0.4 + 0.8;
-        (base as f64 * jitter) as i64
+        let ms = backoff_ms(self.config.initial_backoff_ms, self.config.max_backoff_ms, attempts);
+        i64::try_from(ms).unwrap_or(i64::MAX)
     }
 
     fn publish(&self, delivery: &ClaimedDelivery, outcome: &DeliveryOutcome) {
@@ -184,4 +181,12 @@ impl Deliverer {
         };
         self.events.publish(&delivery.session_id, event);
     }
+}
+
+/// `initial × 2^(attempts−1)`, capped, with ±20 % jitter so retries of one outage spread out.
+pub fn backoff_ms(initial_ms: u64, max_ms: u64, attempts: i32) -> u64 {
+    let exp = attempts.saturating_sub(1).clamp(0, 30) as u32;
+    let base = initial_ms.saturating_mul(1u64 << exp).min(max_ms);
+    let jitter = fastrand::f64() * 0.4 + 0.8;
+    (base as f64 * jitter) as u64
 }

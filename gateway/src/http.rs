@@ -1,15 +1,22 @@
 //! HTTP endpoints for load balancers and monitoring: `/healthz` (the process answers) and
-//! `/readyz` (the database answers too).
+//! `/readyz` (the database answers too); in the hub's push mode, `/hub/v1/changes`
+//! ([`crate::hub::PushIntake`]).
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 
+use crate::hub::PushIntake;
 use crate::storage::Db;
 
-pub fn router(db: Db) -> Router {
-    Router::new().route("/healthz", get(|| async { "ok\n" })).route("/readyz", get(ready)).with_state(db)
+pub fn router(db: Db, push: Option<PushIntake>) -> Router {
+    let router =
+        Router::new().route("/healthz", get(|| async { "ok\n" })).route("/readyz", get(ready)).with_state(db);
+    match push {
+        Some(push) => router.merge(push.router()),
+        None => router,
+    }
 }
 
 async fn ready(State(db): State<Db>) -> (StatusCode, String) {

@@ -19,6 +19,7 @@ pub mod delivery;
 pub mod events;
 pub mod grpc;
 mod http;
+pub mod hub;
 pub mod mappings;
 pub mod routing;
 pub mod server;

@@ -21,11 +21,12 @@ use tonic::transport::server::TcpIncoming;
 use tracing::info;
 
 use crate::cards::CardHub;
-use crate::config::{AdapterKind, Config};
+use crate::config::{AdapterKind, Config, HubMode};
 use crate::delivery::{Deliverer, Systems};
 use crate::events::SessionEvents;
 use crate::grpc::{AdminApi, CardApi, CounterApi, GatewayState};
 use crate::http;
+use crate::hub::Hub;
 use crate::mappings::LiveMappings;
 use crate::storage::Db;
 
@@ -187,8 +188,36 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
             .context("gRPC server")
     });
 
+    // The change-feed hub, when it has subscribers.
+    let hub = if config.hub.subscribers.is_empty() {
+        None
+    } else {
+        Some(Arc::new(Hub::new(config.hub.clone(), db.clone(), state.mappings.clone())?))
+    };
+    let push = match (&hub, config.hub.mode) {
+        (Some(hub), HubMode::Push) => {
+            let path = config
+                .hub
+                .push_token_file
+                .as_ref()
+                .context("[hub].push_token_file is required in push mode")?;
+            let token = std::fs::read_to_string(path)
+                .with_context(|| format!("[hub].push_token_file: reading {}", path.display()))?;
+            anyhow::ensure!(!token.trim().is_empty(), "[hub].push_token_file: {} is empty", path.display());
+            Some(hub.push_intake(token))
+        }
+        _ => None,
+    };
+    if let Some(hub) = hub {
+        let (source, stop) = (state.resident_record.clone(), shutdown_rx.clone());
+        tasks.spawn(async move {
+            hub.run(source, stop).await;
+            Ok(())
+        });
+    }
+
     let mut stop = shutdown_rx.clone();
-    let http_app = http::router(db.clone());
+    let http_app = http::router(db.clone(), push);
     tasks.spawn(async move {
         axum::serve(http_listener, http_app)
             .with_graceful_shutdown(async move {

@@ -97,11 +97,8 @@ impl<'a> Conversion<'a> {
             bytes_read += input.read_until(b'\n', &mut header)? as u64;
             line_no += 1;
         }
-        if let Some(h) = self.to.csv_header() {
-            let mut line = Vec::new();
-            crate::charset::encode(&h, self.to.charset, &mut line);
-            line.extend_from_slice(self.to.record_separator.bytes());
-            output.write_all(&line)?;
+        if let Some(header) = self.to.file_header() {
+            output.write_all(&header)?;
         }
         let workers = self.threads;
         std::thread::scope(|scope| -> io::Result<()> {

@@ -215,6 +215,72 @@ impl Mapping {
             .then(|| self.items.iter().map(|i| i.key.as_str()).collect::<Vec<_>>().join(","))
     }
 
+    /// The bytes a file of this layout starts with: the CSV header line in the layout's charset
+    /// with its record separator, for layouts that have one.
+    pub fn file_header(&self) -> Option<Vec<u8>> {
+        self.csv_header().map(|h| {
+            let mut line = Vec::new();
+            charset::encode(&h, self.charset, &mut line);
+            line.extend_from_slice(self.record_separator.bytes());
+            line
+        })
+    }
+
+    /// The records of a whole file of this layout, as [`Mapping::file_header`] and
+    /// [`Mapping::file_separator`] frame it: the header line skipped, each record without its
+    /// separator. A fixed-length file whose size is not a whole number of records is refused.
+    pub fn split_file<'a>(&self, file: &'a [u8]) -> Result<Vec<&'a [u8]>, ApplyError> {
+        let separator = self.file_separator();
+        if let Some(length) = self.record_length() {
+            let stride = length + separator.len();
+            if stride == 0 || file.len() % stride != 0 {
+                return Err(ApplyError {
+                    record: None,
+                    item: "(file)".into(),
+                    rule: format!("is {} bytes, not a whole number of {stride}-byte records", file.len()),
+                });
+            }
+            return Ok(file.chunks(stride).map(|r| &r[..length]).collect());
+        }
+        let mut records: Vec<&[u8]> = if separator.is_empty() {
+            vec![file]
+        } else {
+            // A separator inside a quoted CSV item is part of the item. (A double quote is never
+            // the second byte of a Shift_JIS character, so counting quotes is safe there too.)
+            let csv = self.format == Format::Csv;
+            let (mut out, mut start, mut quoted, mut i) = (Vec::new(), 0, false, 0);
+            while i < file.len() {
+                if csv && file[i] == b'"' {
+                    quoted = !quoted;
+                } else if !quoted && file[i..].starts_with(separator) {
+                    out.push(&file[start..i]);
+                    i += separator.len();
+                    start = i;
+                    continue;
+                }
+                i += 1;
+            }
+            out.push(&file[start..]);
+            out
+        };
+        if records.last().is_some_and(|r| r.is_empty()) {
+            records.pop();
+        }
+        if self.csv_header().is_some() && !records.is_empty() {
+            records.remove(0);
+        }
+        Ok(records)
+    }
+
+    /// What ends each record in a file: the layout's separator; a newline between JSON records
+    /// (JSON Lines) when the layout names none.
+    pub fn file_separator(&self) -> &'static [u8] {
+        match (self.format, self.record_separator.bytes()) {
+            (Format::Json, b"") => b"\n",
+            (_, bytes) => bytes,
+        }
+    }
+
     /// A system record from item key → text (examples, `try`). Unknown keys are errors.
     pub fn system_from_json(
         &self,

@@ -123,3 +123,25 @@ fn debug_output_masks_the_individual_number() {
     assert!(!shown.contains(&digits), "{shown}");
     assert!(shown.contains("\"individual_number\": \"************\""), "{shown}");
 }
+
+#[test]
+fn files_framed_by_a_layout_split_back_into_its_records() {
+    let set = MappingSet::embedded().unwrap();
+    let residents: Vec<_> = population().residents().take(3).cloned().collect();
+    for id in ["nhi/member@1", "resident-record/atena-extract@1", "resident-record/atena@1"] {
+        let m = set.mapping_by_id(id).unwrap();
+        let mut file = m.file_header().unwrap_or_default();
+        let mut records = Vec::new();
+        for resident in &residents {
+            let (_, _, _, bytes) = through(m, resident);
+            file.extend_from_slice(&bytes);
+            file.extend_from_slice(m.file_separator());
+            records.push(bytes);
+        }
+        let split = m.split_file(&file).unwrap_or_else(|e| panic!("{id}: {e}"));
+        assert_eq!(split, records.iter().map(Vec::as_slice).collect::<Vec<_>>(), "{id}");
+    }
+    let fixed = set.mapping_by_id("nhi/member@1").unwrap();
+    let e = fixed.split_file(b"short").unwrap_err();
+    assert!(e.rule.contains("not a whole number"), "{e}");
+}

@@ -22,6 +22,7 @@
 //! The individual number never appears in a response body, a log line or an error detail: it is
 //! accepted only in the body of a search and compared through an index.
 
+mod churn;
 mod store;
 mod wire;
 

@@ -85,6 +85,11 @@ impl Store {
         self.records.len()
     }
 
+    /// Every record, in the order they were loaded.
+    pub(crate) fn records(&self) -> &[Resident] {
+        &self.records
+    }
+
     pub(crate) fn resident(&self, atena_number: &AtenaNumber) -> Option<&Resident> {
         self.by_atena.get(atena_number).map(|i| &self.records[*i])
     }

@@ -6,6 +6,7 @@ use renkei_gateway::config::Config;
 
 mod card;
 mod demo;
+mod hub;
 mod mappings;
 mod qr;
 mod render;
@@ -51,12 +52,36 @@ enum Command {
     /// Reports from the gateway's database: `renkei report kpi --from --to` writes the counter's
     /// KPIs per session as CSV.
     Report(report::ReportArgs),
+    /// The change-feed hub: where each subscriber is, what is pending, what was quarantined.
+    Hub(hub::HubArgs),
     /// Card readers at this machine: read a card, watch readers, emulate a card for the demo.
     Card(card::CardArgs),
     /// Pre-entry QR codes: make a signing key, make a signed code from JSON, read one back.
     Qr(qr::QrArgs),
     /// Check, test, try, diff and bulk-convert mapping files (see `renkei mappings --help`).
     Mappings(mappings::MappingsArgs),
+}
+
+/// Which database a command reads: the embedded SQLite file in --data-dir, or PostgreSQL.
+#[derive(Debug, clap::Args)]
+struct DatabaseArgs {
+    /// Directory of the embedded SQLite database (as for `renkei serve`).
+    #[arg(long, default_value = "renkei-data")]
+    data_dir: PathBuf,
+    /// PostgreSQL URL, instead of --data-dir.
+    #[arg(long, env = "RENKEI_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    async fn open(self) -> anyhow::Result<renkei_gateway::storage::Db> {
+        use renkei_gateway::storage::{DatabaseUrl, Db};
+        let url = match self.database_url {
+            Some(u) => DatabaseUrl::parse(&u),
+            None => Db::sqlite_in(&self.data_dir),
+        };
+        Ok(tokio::task::spawn_blocking(move || Db::open(&url)).await??)
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -151,6 +176,7 @@ pub fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await,
             Command::Render(args) => render::run(args).await,
             Command::Report(args) => report::run(args).await,
+            Command::Hub(args) => hub::run(args).await,
             Command::Card(args) => card::run(args).await,
             Command::Qr(args) => qr::run(args),
             Command::Mappings(_) => unreachable!("handled before the runtime starts"),

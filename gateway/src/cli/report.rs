@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::{NaiveDate, TimeZone};
 use renkei_gateway::storage::kpi::{self, SessionKpi};
-use renkei_gateway::storage::{DatabaseUrl, Db};
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
@@ -30,12 +29,8 @@ enum Report {
         /// Day after the last, YYYY-MM-DD.
         #[arg(long)]
         to: NaiveDate,
-        /// Directory of the embedded SQLite database (as for `renkei serve`).
-        #[arg(long, default_value = "renkei-data")]
-        data_dir: PathBuf,
-        /// PostgreSQL URL, instead of --data-dir.
-        #[arg(long, env = "RENKEI_DATABASE_URL", hide_env_values = true)]
-        database_url: Option<String>,
+        #[command(flatten)]
+        database: super::DatabaseArgs,
         /// Where to write the CSV (standard output when absent).
         #[arg(long, short)]
         out: Option<PathBuf>,
@@ -53,14 +48,10 @@ fn start_of(day: NaiveDate) -> anyhow::Result<i64> {
 
 pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
     match args.report {
-        Report::Kpi { from, to, data_dir, database_url, out } => {
+        Report::Kpi { from, to, database, out } => {
             anyhow::ensure!(from < to, "--from {from} must be before --to {to}");
-            let url = match database_url {
-                Some(u) => DatabaseUrl::parse(&u),
-                None => Db::sqlite_in(&data_dir),
-            };
             let (from_ms, to_ms) = (start_of(from)?, start_of(to)?);
-            let db = tokio::task::spawn_blocking(move || Db::open(&url)).await??;
+            let db = database.open().await?;
             let rows = db.read(move |c| kpi::sessions_between(c, from_ms, to_ms)).await?;
             let mut csv = String::from(SessionKpi::CSV_HEADER);
             csv.push('\n');

@@ -7,6 +7,7 @@
 
 mod audit;
 pub mod deliveries;
+pub mod feed;
 pub mod kpi;
 pub mod schema;
 mod sessions;
@@ -78,6 +79,9 @@ pub enum StorageError {
     Setup(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// The change feed skipped a sequence number: the next one must arrive first.
+    #[error("change feed: expected seq {expected} next, got {got}")]
+    Gap { expected: i64, got: i64 },
 }
 
 struct Manager {
@@ -227,4 +231,4 @@ pub fn now_ms() -> i64 {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -81,6 +81,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    feed_changes (seq) {
+        seq -> BigInt,
+        reason -> Text,
+        change_date -> Text,
+        resident -> Text,
+        received_at_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    feed_cursors (name) {
+        name -> Text,
+        position -> BigInt,
+        pending_to -> Nullable<BigInt>,
+        leased_by -> Nullable<Text>,
+        lease_until_ms -> BigInt,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        updated_at_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    feed_quarantine (subscriber, seq) {
+        subscriber -> Text,
+        seq -> BigInt,
+        error -> Text,
+        created_at_ms -> BigInt,
+    }
+}
+
 diesel::joinable!(applications -> sessions (session_id));
 diesel::joinable!(deliveries -> applications (application_id));
 diesel::joinable!(work_items -> applications (application_id));

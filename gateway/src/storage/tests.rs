@@ -54,7 +54,7 @@ impl Drop for TempPostgres {
 }
 
 /// Run `scenario` on a fresh SQLite file and on a fresh PostgreSQL database.
-async fn on_both<F, Fut>(scenario: F)
+pub(crate) async fn on_both<F, Fut>(scenario: F)
 where
     F: Fn(Db) -> Fut,
     Fut: std::future::Future<Output = ()>,
