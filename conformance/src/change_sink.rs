@@ -56,36 +56,18 @@ struct Body {
     records: Vec<serde_json::Value>,
 }
 
-/// A running change sink.
-#[derive(Debug)]
-pub struct ChangeSinkHandle {
-    addr: SocketAddr,
+/// What a system has taken from the change feed, behind `POST /api/v1/atena-diff`
+/// ([`ChangeLedger::router`]). The tax, NHI and welfare simulators each mount one; [`start`]
+/// serves one alone.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeLedger {
     inner: Arc<Mutex<Inner>>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<io::Result<()>>>,
 }
 
-/// Start a change sink on `addr` (port 0: any free port).
-pub async fn start(addr: impl ToSocketAddrs) -> io::Result<ChangeSinkHandle> {
-    let listener = TcpListener::bind(addr).await?;
-    let addr = listener.local_addr()?;
-    let inner = Arc::new(Mutex::new(Inner::default()));
-    let app = Router::new().route("/api/v1/atena-diff", post(receive)).with_state(inner.clone());
-    let (shutdown, stop) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.await;
-            })
-            .await
-    });
-    Ok(ChangeSinkHandle { addr, inner, shutdown: Some(shutdown), task: Some(task) })
-}
-
-impl ChangeSinkHandle {
-    /// `http://{addr}/api/v1`.
-    pub fn base_url(&self) -> String {
-        format!("http://{}/api/v1", self.addr)
+impl ChangeLedger {
+    /// The route, ready to merge into a simulator's router.
+    pub fn router(&self) -> Router {
+        Router::new().route("/api/v1/atena-diff", post(receive)).with_state(self.inner.clone())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -116,15 +98,50 @@ impl ChangeSinkHandle {
     pub fn set_latency(&self, latency: Duration) {
         self.lock().latency = latency;
     }
+}
+
+/// A change sink serving on its own: a [`ChangeLedger`] (which it derefs to) on a listener.
+#[derive(Debug)]
+pub struct ChangeSinkHandle {
+    addr: SocketAddr,
+    ledger: ChangeLedger,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<io::Result<()>>>,
+}
+
+/// Start a change sink on `addr` (port 0: any free port).
+pub async fn start(addr: impl ToSocketAddrs) -> io::Result<ChangeSinkHandle> {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let ledger = ChangeLedger::default();
+    let app = ledger.router();
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.await;
+            })
+            .await
+    });
+    Ok(ChangeSinkHandle { addr, ledger, shutdown: Some(shutdown), task: Some(task) })
+}
+
+impl std::ops::Deref for ChangeSinkHandle {
+    type Target = ChangeLedger;
+
+    fn deref(&self) -> &ChangeLedger {
+        &self.ledger
+    }
+}
+
+impl ChangeSinkHandle {
+    /// `http://{addr}/api/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api/v1", self.addr)
+    }
 
     pub async fn shutdown(mut self) -> io::Result<()> {
-        if let Some(s) = self.shutdown.take() {
-            let _ = s.send(());
-        }
-        match self.task.take() {
-            Some(task) => task.await.map_err(io::Error::other)?,
-            None => Ok(()),
-        }
+        crate::stop_server(self.shutdown.take(), self.task.take()).await
     }
 }
 

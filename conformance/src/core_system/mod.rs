@@ -10,6 +10,7 @@
 //!   a certificate request (`shoumei`) with the certificate's data instead (fixed-length
 //!   Shift_JIS records, 受付番号 in the `Uketsuke-No` header); the NHI system also answers
 //!   `GET /api/v1/member/{宛名番号}` with one `nhi/member` record.
+//! - The resident record's differences: `POST /api/v1/atena-diff` ([`crate::change_sink`]).
 //! - File transfer: it watches an inbox for `{interface}-{key}.{ext}` files with their
 //!   completion file and writes the acknowledgement `NAME.ack` beside each
 //!   (`status=accepted|duplicate|refused|failed`, `reference=`, `reason=`); the file name's key is
@@ -43,6 +44,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::change_sink::ChangeLedger;
 use crate::faults::{self, Disk, Fault, Faults};
 use crate::population::Population;
 
@@ -106,6 +108,7 @@ pub struct CoreSystemSimulator {
     mappings: Arc<MappingSet>,
     residents: HashMap<String, Resident>,
     inbox: Option<PathBuf>,
+    changes: ChangeLedger,
 }
 
 impl fmt::Debug for CoreSystemSimulator {
@@ -123,7 +126,7 @@ impl CoreSystemSimulator {
     /// interfaces' layouts).
     pub fn new(kind: SystemKind, population: &Population, mappings: Arc<MappingSet>) -> Self {
         let residents = population.residents().map(|r| (r.atena_number.to_string(), r.clone())).collect();
-        CoreSystemSimulator { kind, mappings, residents, inbox: None }
+        CoreSystemSimulator { kind, mappings, residents, inbox: None, changes: ChangeLedger::default() }
     }
 
     /// Also take files from `inbox` (renkei's side of the file transfer).
@@ -149,7 +152,8 @@ impl CoreSystemSimulator {
             .route("/api/v1/health", get(health))
             .route("/api/v1/member/{atena_no}", get(nhi::member))
             .route("/api/v1/{interface}", post(submit))
-            .with_state(shared.clone());
+            .with_state(shared.clone())
+            .merge(self.changes.router());
         let (stop, stopped) = oneshot::channel::<()>();
         let (file_stop_tx, file_stop_rx) = tokio::sync::watch::channel(false);
         let server = tokio::spawn(async move {
@@ -164,6 +168,7 @@ impl CoreSystemSimulator {
         tracing::info!(system = self.kind.name(), %addr, inbox = ?self.inbox, "core-system simulator running");
         Ok(CoreSystemHandle {
             addr,
+            changes: self.changes,
             shared,
             stop: Some(stop),
             file_stop: file_stop_tx,
@@ -177,6 +182,7 @@ impl CoreSystemSimulator {
 /// A running simulator. Dropping it stops the REST server and the inbox watcher.
 pub struct CoreSystemHandle {
     addr: SocketAddr,
+    changes: ChangeLedger,
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     file_stop: tokio::sync::watch::Sender<bool>,
@@ -216,6 +222,12 @@ impl CoreSystemHandle {
 
     pub fn inbox(&self) -> Option<&std::path::Path> {
         self.inbox.as_deref()
+    }
+
+    /// What the system has taken from the resident record's change feed
+    /// (`POST /api/v1/atena-diff`).
+    pub fn changes(&self) -> &ChangeLedger {
+        &self.changes
     }
 
     /// Records taken, in the order they first arrived.

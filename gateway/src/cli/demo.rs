@@ -10,7 +10,7 @@ use renkei_adapter_core::{FileTransferConfig, RestConfig, TransportConfig};
 use renkei_conformance::core_system::{CoreSystemSimulator, SystemKind};
 use renkei_conformance::population::{HardCase, Population};
 use renkei_conformance::resident_record::ResidentRecordSimulator;
-use renkei_gateway::config::{Config, SystemConfig};
+use renkei_gateway::config::{Config, SubscriberConfig, SystemConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -62,6 +62,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut config = Config::default();
     config.server.grpc_listen = args.grpc_listen;
     config.server.http_listen = args.http_listen;
+    let data_dir = args.data_dir.clone();
     config.storage.data_dir = args.data_dir;
     // The synthetic population lives in the wards of 横浜市.
     config.documents.municipality = "横浜市".into();
@@ -86,6 +87,29 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             transport: TransportConfig::File(file),
         },
     );
+    // The resident record's differences go to the other three: 20 changes now, and the hub
+    // takes new ones every 10 seconds.
+    let nhi_feed = config.storage.data_dir.join("nhi-feed");
+    std::fs::create_dir_all(&nhi_feed)?;
+    let changes = simulator.churn(20, args.seed, renkei_model::Date::today());
+    config.hub.poll_interval_ms = 10_000;
+    let atena_diff = |url: String| SubscriberConfig {
+        mapping: "resident-record/atena-diff".into(),
+        rest: Some(RestConfig::new(url)),
+        path: "atena-diff".into(),
+        inbox: None,
+    };
+    config.hub.subscribers.insert("tax".into(), atena_diff(tax.base_url()));
+    config.hub.subscribers.insert("welfare".into(), atena_diff(welfare.base_url()));
+    config.hub.subscribers.insert(
+        "nhi".into(),
+        SubscriberConfig {
+            mapping: "nhi/member".into(),
+            rest: None,
+            inbox: Some(nhi_feed.clone()),
+            ..atena_diff(String::new())
+        },
+    );
     let gateway = renkei_gateway::server::start(config).await?;
 
     let example = population.hard_case(HardCase::IvsName).expect("the population holds every hard case");
@@ -98,6 +122,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
          \x20 simulated tax system (REST)         {tax}\n\
          \x20 simulated NHI system (file, REST)   {nhi_inbox} ; {nhi}\n\
          \x20 simulated welfare system (REST)     {welfare}\n\
+         \x20 change feed                         {changes} changes → tax, welfare (REST), NHI (files in {nhi_feed});\n\
+         \x20                                     `renkei hub status --data-dir {data_dir}` shows where each is\n\
          \nTry it with grpcurl (https://github.com/fullstorydev/grpcurl):\n\
          \x20 grpcurl -plaintext -d '{{\"counter_id\":\"window-1\",\"staff_id\":\"demo\"}}' {grpc} renkei.v1.CounterService/OpenSession\n\
          \x20 grpcurl -plaintext -d '{{\"session_id\":\"<from above>\",\"basic_facts\":{{\"name\":\"{family}{given}\",\"birth_date\":{{\"year\":{y},\"month\":{m},\"day\":{d}}}}}}}' \\\n\
@@ -110,6 +136,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         nhi = nhi.base_url(),
         nhi_inbox = nhi.inbox().map(|p| p.display().to_string()).unwrap_or_default(),
         welfare = welfare.base_url(),
+        nhi_feed = nhi_feed.display(),
+        data_dir = data_dir.display(),
         n = population.len(),
         family = example.name.family.search_key(),
         given = example.name.given,
