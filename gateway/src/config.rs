@@ -427,6 +427,17 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_parses() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("```toml\n[server]").expect("README has a configuration example") + 8;
+        let example = &readme[start..start + readme[start..].find("```").unwrap()];
+        let config: Config = toml::from_str(example).unwrap();
+        config.hub.validate().unwrap();
+        assert!(config.systems.contains_key("nhi"));
+        assert_eq!(config.hub.subscribers["nhi"].mapping, "nhi/member");
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let e = toml::from_str::<Config>("[delivery]\nmax_attempt = 3\n").unwrap_err();
         assert!(e.to_string().contains("max_attempt"), "{e}");
