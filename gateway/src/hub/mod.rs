@@ -349,9 +349,16 @@ fn journal_entry(set: &MappingSet, change: &Change) -> JournalEntry {
         seq: i64::try_from(change.seq).unwrap_or(i64::MAX),
         reason,
         change_date: change.date.to_yyyymmdd(),
-        resident: serde_json::to_string(&change.resident).expect("a resident serializes"),
+        resident: journal_resident(&change.resident),
         received_at_ms: now_ms(),
     }
+}
+
+/// The resident as the journal keeps it: without the individual number, which renkei does not
+/// store (no subscriber layout carries it from the feed).
+fn journal_resident(resident: &renkei_model::Resident) -> String {
+    let resident = renkei_model::Resident { individual_number: None, ..resident.clone() };
+    serde_json::to_string(&resident).expect("a resident serializes")
 }
 
 /// The cursors and quarantine as operators see them (`renkei hub status`).

@@ -190,7 +190,7 @@ fn decode(set: &MappingSet, body: &[u8]) -> Result<Vec<JournalEntry>, HubError> 
             seq,
             reason,
             change_date: date.to_yyyymmdd(),
-            resident: serde_json::to_string(&resident).expect("a resident serializes"),
+            resident: super::journal_resident(&resident),
             received_at_ms: now_ms(),
         });
     }

@@ -376,3 +376,14 @@ fn subscribers_are_checked_against_the_mapping_set() {
     assert!(err("nhi", missing).contains("is not a directory"));
     assert!(Subscriber::new("tax", &rest("resident-record/atena-diff@1"), &set).is_ok());
 }
+
+#[test]
+fn the_journal_never_holds_an_individual_number() {
+    let population = Population::generate(50, 3);
+    let resident = population.residents().find(|r| r.individual_number.is_some()).unwrap();
+    let digits = resident.individual_number.as_ref().unwrap().expose().to_owned();
+    let kept = journal_resident(resident);
+    assert!(!kept.contains(&digits));
+    let back: renkei_model::Resident = serde_json::from_str(&kept).unwrap();
+    assert_eq!(back, renkei_model::Resident { individual_number: None, ..resident.clone() });
+}
