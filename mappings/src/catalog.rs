@@ -8,6 +8,7 @@ use renkei_model::{
 use serde::Deserialize;
 
 use crate::canonical::CanonicalKind;
+use crate::mapping::Mapping;
 use crate::problem::{Problem, line_of};
 use crate::routing::Expr;
 use crate::source::SourceFile;
@@ -224,10 +225,11 @@ impl Catalog {
 
     /// Checks every procedure's `mapping` against the set's mappings: each names
     /// `system/interface` of its own target system, an interface some mapping file of canonical
-    /// kind `application` defines, and a choice covers every value its field offers.
-    pub(crate) fn check_mappings(
+    /// kind `application` defines, whose required form values (`fields.…`) the form has; and a
+    /// choice covers every value its field offers.
+    pub(crate) fn check_mappings<'m>(
         &self,
-        defines: impl Fn(&str, &str) -> Option<CanonicalKind>,
+        defines: impl Fn(&str, &str) -> Option<&'m Mapping>,
     ) -> Vec<Problem> {
         let mut problems = Vec::new();
         for (id, def) in &self.procedures {
@@ -261,10 +263,25 @@ impl Catalog {
                             "mapping {named:?} names no file (systems/{system}/{interface}@<version>.toml)"
                         ),
                     ),
-                    Some(CanonicalKind::Application) => {}
-                    Some(kind) => problem(
+                    Some(m) if m.kind == CanonicalKind::Application => {
+                        // A value the interface requires from the form must be a field of it, or
+                        // every application would be refused.
+                        let needed = m.items.iter().filter(|i| i.required && i.direction.to_system());
+                        for path in needed.flat_map(|i| i.canonical.iter()) {
+                            let Some(name) = path.strip_prefix("fields.") else { continue };
+                            if def.field(name).is_none() {
+                                problem(
+                                    line,
+                                    format!(
+                                        "mapping {named:?} requires {path}, which is not a field of the form"
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                    Some(m) => problem(
                         line,
-                        format!("mapping {named:?} maps {} records, not applications", kind.as_str()),
+                        format!("mapping {named:?} maps {} records, not applications", m.kind.as_str()),
                     ),
                 }
             }
@@ -447,6 +464,92 @@ mod tests {
             ],
             "{problems}"
         );
+    }
+
+    #[test]
+    fn a_required_form_value_the_form_lacks_is_a_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        // Required going out: fields.date (on the form) and fields.bank.code (not on it); fields.memo
+        // is optional and fields.receipt is only read back, so neither is asked of the form.
+        write(
+            "systems/welfare/claim@1.toml",
+            r#"[mapping]
+system = "welfare"
+interface = "claim"
+version = "1"
+title = "claim"
+effective_from = 2024-04-01
+canonical = "application"
+format = "json"
+charset = "utf-8"
+
+[[items]]
+id = "C-1"
+name = "date"
+key = "date"
+type = "date"
+length = 8
+canonical = "fields.date"
+date = "yyyymmdd"
+required = true
+
+[[items]]
+id = "C-2"
+name = "bank"
+key = "bank"
+type = "digits"
+length = 4
+canonical = "fields.bank.code"
+required = true
+
+[[items]]
+id = "C-3"
+name = "memo"
+key = "memo"
+type = "text"
+length = 10
+canonical = "fields.memo"
+
+[[items]]
+id = "C-4"
+name = "receipt"
+key = "receipt"
+type = "alnum"
+length = 10
+canonical = "fields.receipt"
+direction = "to_canonical"
+required = true
+
+[[examples]]
+name = "a claim"
+direction = "to_system"
+
+[examples.canonical]
+fields = { "date" = "2026-04-10", "bank.code" = "0138" }
+
+[examples.system]
+date = "20260410"
+bank = "0138"
+"#,
+        );
+        write(
+            "procedures/p.toml",
+            "id = \"p.q\"\nname = \"p\"\ndepartment = \"d\"\nacceptance = \"one_stop\"\nprocessing = \"department\"\ntarget_system = \"welfare\"\nmapping = \"welfare/claim\"\n\n[[fields]]\nname = \"date\"\nlabel = \"D\"\n\n[[fields]]\nname = \"bank.name\"\nlabel = \"B\"\n",
+        );
+        let problems = MappingSet::load_dir(dir.path()).unwrap_err().to_string();
+        assert_eq!(
+            problems,
+            "procedures/p.toml:7: mapping \"welfare/claim\" requires fields.bank.code, which is not a field of the form",
+        );
+        // With the field on the form the set loads.
+        let text = std::fs::read_to_string(dir.path().join("procedures/p.toml")).unwrap();
+        write("procedures/p.toml", &text.replace("bank.name", "bank.code"));
+        MappingSet::load_dir(dir.path()).unwrap();
     }
 
     #[test]

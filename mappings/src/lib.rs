@@ -194,7 +194,7 @@ impl MappingSet {
             }
         }
         problems.extend(catalog.check_mappings(|system, interface| {
-            mappings.iter().find(|m| m.id.system == system && m.id.interface == interface).map(|m| m.kind)
+            mappings.iter().find(|m| m.id.system == system && m.id.interface == interface).map(|m| m.as_ref())
         }));
         if !problems.is_empty() {
             return Err(Problems(problems));

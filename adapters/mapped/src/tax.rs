@@ -17,8 +17,12 @@ use renkei_model::Application;
 
 use crate::{Answer, Channel, MappedSystem, MappingSource, application_date, decode_records};
 
+/// The code table of the certificates the tax system issues; `zei.shoumei`'s form offers its
+/// labels.
+pub const CERTIFICATE_KINDS: &str = "certificate-kind";
+
 /// The certificate data interface of each certificate kind (canonical values of the
-/// `certificate-kind` code table).
+/// [`CERTIFICATE_KINDS`] code table).
 pub const CERTIFICATE_INTERFACES: [(&str, &str); 4] = [
     ("income_tax_certificate", "kazei-shomei"),
     ("non_taxation_certificate", "kazei-shomei"),
@@ -94,16 +98,20 @@ impl TaxSystem {
     ) -> Result<Certificate, CertificateError> {
         let system = self.mapped.name().to_owned();
         let rejected = |reason: String| DeliveryError::Rejected { system: system.clone(), reason };
-        let kind =
-            request.fields.get("certificate_kind").map(|f| f.value.as_str().to_owned()).ok_or_else(|| {
-                rejected(format!("application {idempotency_key}: fields.certificate_kind: is required"))
-            })?;
+        let chosen = request.fields.get("certificate_kind").map(|f| f.value.as_str()).ok_or_else(|| {
+            rejected(format!("application {idempotency_key}: fields.certificate_kind: is required"))
+        })?;
+        let set = self.mapped.mappings().current();
+        // The form offers the code table's labels; an API caller may send the canonical value.
+        let kind = set
+            .code_table(CERTIFICATE_KINDS)
+            .and_then(|t| t.by_canonical(chosen).or_else(|| t.by_label(chosen)))
+            .map(|e| e.canonical.as_str());
         let interface = CERTIFICATE_INTERFACES
             .iter()
-            .find(|(k, _)| *k == kind)
+            .find(|(k, _)| Some(*k) == kind)
             .map(|(_, i)| *i)
             .ok_or_else(|| rejected(format!("application {idempotency_key}: fields.certificate_kind: the tax system issues no such certificate")))?;
-        let set = self.mapped.mappings().current();
         let on = application_date(request);
         let data = set
             .mapping("tax", interface, on)

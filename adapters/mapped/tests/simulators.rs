@@ -42,7 +42,7 @@ fn jidou_teate() -> Application {
             ("event_date", "2026-04-10"),
             ("bank.code", "0138"),
             ("bank.branch", "123"),
-            ("bank.account_type", "1"),
+            ("bank.account_type", "普通"),
             ("bank.account_number", "1234567"),
             ("bank.holder_kana", "カサイ　タロウ"),
         ],
@@ -211,12 +211,13 @@ async fn tax_certificates_come_back_as_data_to_print() {
         .await
         .unwrap();
     assert_eq!(kazei.records[0].get("fields.name").unwrap().to_text(), "葛西　太郎");
-    // Delivered as an application, the certificate is requested and checked whole.
+    // Delivered as an application (the kind as the form offers it, the code table's label),
+    // the certificate is requested and checked whole.
     let request = application(
         "zei.shoumei",
         &[],
         &[
-            ("certificate_kind", "tax_payment_certificate"),
+            ("certificate_kind", "納税証明書"),
             ("fiscal_year", "2026"),
             ("event_date", "2026-06-01"),
         ],
