@@ -216,11 +216,7 @@ async fn tax_certificates_come_back_as_data_to_print() {
     let request = application(
         "zei.shoumei",
         &[],
-        &[
-            ("certificate_kind", "納税証明書"),
-            ("fiscal_year", "2026"),
-            ("event_date", "2026-06-01"),
-        ],
+        &[("certificate_kind", "納税証明書"), ("fiscal_year", "2026"), ("event_date", "2026-06-01")],
     );
     let receipt = tax.deliver("zei-deliver", &request).await.unwrap();
     assert_eq!(receipt.reference, sim.received_by_key("zei-deliver").unwrap().reference);
