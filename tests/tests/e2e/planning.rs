@@ -100,8 +100,13 @@ async fn plan_prefill_submit_and_the_backyard_returns_it_to_the_counter() {
     assert_eq!(field("claimant.birth_date").value, "平成元年1月8日");
     assert!(field("children.names").value.contains("葛\u{E0100}西\u{3000}陽向（令和元年5月1日生）"));
     assert_eq!(field("children.count").value, "2");
-    assert_eq!(form.missing_fields, ["pension", "bank.name", "bank.account", "event_date"]);
-    assert_eq!(form.layout.len(), 13);
+    // The account holder is the claimant, in the resident record's kana.
+    assert_eq!(field("bank.holder_kana").value, taro.name.full_kana().unwrap());
+    assert_eq!(
+        form.missing_fields,
+        ["pension", "bank.code", "bank.branch", "bank.account_number", "event_date"]
+    );
+    assert_eq!(form.layout.len(), 18);
 
     // Submitting without the fields still missing is refused, naming them.
     let mut draft = pb::ApplicationDraft {
@@ -123,15 +128,17 @@ async fn plan_prefill_submit_and_the_backyard_returns_it_to_the_counter() {
         missing,
         [
             "applications[0].fields.pension",
-            "applications[0].fields.bank.name",
-            "applications[0].fields.bank.account",
+            "applications[0].fields.bank.code",
+            "applications[0].fields.bank.branch",
+            "applications[0].fields.bank.account_number",
             "applications[0].fields.event_date",
         ]
     );
     for (name, value) in [
         ("pension", "厚生年金"),
-        ("bank.name", "みなと銀行 本店"),
-        ("bank.account", "普通 1234567"),
+        ("bank.code", "0138"),
+        ("bank.branch", "100"),
+        ("bank.account_number", "1234567"),
         ("event_date", "2026-05-20"),
     ] {
         draft.fields.insert(
@@ -156,7 +163,7 @@ async fn plan_prefill_submit_and_the_backyard_returns_it_to_the_counter() {
         .items;
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].application_id, app.application_id);
-    assert!(queued[0].application_json.contains("bank.account"));
+    assert!(queued[0].application_json.contains("bank.account_number"));
 
     let mut events = counter
         .watch_session(pb::WatchSessionRequest { session_id: session_id.clone() })
@@ -232,7 +239,9 @@ async fn plan_prefill_submit_and_the_backyard_returns_it_to_the_counter() {
         .unwrap();
     let k = kpis.iter().find(|k| k.session_id == session_id).unwrap();
     assert_eq!((k.applications, k.per_pattern, k.backyard, k.returned), (1, [1, 0, 0, 0], 1, 1));
-    assert_eq!((k.fields_total, k.fields_total - k.fields_prefilled), (12, 4), "four written by staff");
+    // Ten prefilled (the spouse's 宛名番号 and the account holder's kana among them), five written
+    // by staff (the pension and the account's bank, branch and number, the date).
+    assert_eq!((k.fields_total, k.fields_total - k.fields_prefilled), (15, 5), "five written by staff");
     assert!(k.seconds_to_submit().unwrap() >= 0.0);
     assert!(k.csv_row().starts_with(&session_id));
 }
