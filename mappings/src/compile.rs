@@ -180,14 +180,34 @@ pub(crate) fn compile(
     if format == Format::Json && charset != Charset::Utf8 {
         cx.at(span_start(&def.mapping), "JSON records are UTF-8 (charset = \"utf-8\")");
     }
+    if format == Format::Xml && !matches!(charset, Charset::Utf8 | Charset::ShiftJis) {
+        cx.at(span_start(&def.mapping), "XML documents are UTF-8 or Shift_JIS");
+    }
+    match (&header.record_path, format) {
+        (None, Format::Xml) => cx.at(
+            span_start(&def.mapping),
+            "an XML layout names its record element: record_path = \"/Root/Record\"",
+        ),
+        (Some(p), f) if f != Format::Xml => cx.at(span_start(p), "record_path applies to XML layouts only"),
+        _ => {}
+    }
     let record_separator = header.record_separator.unwrap_or(match format {
         Format::Json => Separator::Lf,
         _ => Separator::Crlf,
     });
 
     // Paths a system-side CEL expression can read: the item keys.
-    let system_paths: Vec<(String, usize)> =
-        def.items.iter().enumerate().map(|(i, item)| (item.get_ref().key.clone(), i)).collect();
+    // XML keys read as dotted names there: `Shinseisha/Shimei` is `Shinseisha.Shimei`, `@kubun`
+    // is `kubun`.
+    let system_paths: Vec<(String, usize)> = def
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| match format {
+            Format::Xml => (item.get_ref().key.replace('/', ".").replace('@', ""), i),
+            _ => (item.get_ref().key.clone(), i),
+        })
+        .collect();
     // Paths a canonical-side expression can read: every slot of the schema.
     let canonical_paths: Vec<(String, usize)> = (0..schema.len()).map(|s| (schema.path(s), s)).collect();
 
@@ -208,7 +228,8 @@ pub(crate) fn compile(
         if !ids.insert(d.id.clone()) {
             cx.at(start, format!("{label}: id {:?} is used by another item", d.id));
         }
-        if d.key.is_empty() || d.key.split('.').any(|s| !is_name(s)) {
+        // XML keys are element paths, checked when the element tree is built.
+        if format != Format::Xml && (d.key.is_empty() || d.key.split('.').any(|s| !is_name(s))) {
             cx.at(start, format!("{label}: key must be lowercase ASCII words joined by '.'"));
         }
         let ty = *d.ty.get_ref();
@@ -294,11 +315,21 @@ pub(crate) fn compile(
                 ),
             );
         }
-        if !slots.is_empty() && is_list_path != (ty == ItemType::List) {
-            cx.at(start, format!("wrong type: {label}: only list items map list paths (subjects)"));
+        // A list item may also map one text path, its entries joined by `separator` (the names
+        // of the household members an online form lists one by one).
+        let list_join = (ty == ItemType::List && !is_list_path && paths.len() == 1 && d.part.is_none())
+            .then(|| d.separator.clone())
+            .flatten();
+        if !slots.is_empty() && is_list_path != (ty == ItemType::List) && list_join.is_none() {
+            cx.at(
+                start,
+                format!(
+                    "wrong type: {label}: only list items map list paths (subjects); a list item maps a text path with `separator`"
+                ),
+            );
         }
-        if ty == ItemType::List && format != Format::Json {
-            cx.at(start, format!("wrong type: {label}: list items exist only in JSON layouts"));
+        if ty == ItemType::List && !matches!(format, Format::Json | Format::Xml) {
+            cx.at(start, format!("wrong type: {label}: list items exist only in JSON and XML layouts"));
         }
         if ty == ItemType::Code && code.is_none() && d.code.is_none() {
             cx.at(start, format!("{label}: a code item needs `code` (a table in codes/)"));
@@ -414,6 +445,7 @@ pub(crate) fn compile(
             to_system.push(OutStep {
                 item: index,
                 source,
+                list_split: list_join.clone(),
                 when: when.take(),
                 default: d.default.as_ref().map(|v| v.get_ref().clone()),
                 date,
@@ -446,6 +478,7 @@ pub(crate) fn compile(
             to_canonical.push(InStep {
                 item: index,
                 target,
+                list_join: list_join.clone(),
                 target_kind: slots[0].1,
                 // Still here only for an item read system → canonical alone: compiled against the
                 // system record.
@@ -490,6 +523,19 @@ pub(crate) fn compile(
         },
         Format::Fixed => Layout::Fixed,
         Format::Csv => Layout::Csv,
+        Format::Xml => {
+            let path = header.record_path.as_ref().map_or("", |p| p.get_ref().as_str());
+            match crate::xml::XmlLayout::new(path, &items) {
+                Ok(l) => Layout::Xml(l),
+                Err((at, message)) => {
+                    match at {
+                        Some(i) => cx.at(span_start(&def.items[i]), message),
+                        None => cx.at(header.record_path.as_ref().map_or(0, span_start), message),
+                    }
+                    Layout::Csv
+                }
+            }
+        }
     };
     if def.examples.is_empty() {
         cx.whole("has no [[examples]]: every mapping shows at least one record through it");

@@ -37,6 +37,9 @@ pub(crate) struct Header {
     /// CSV files: whether the first line names the items.
     #[serde(default)]
     pub header: bool,
+    /// XML documents: the record element's path from the root (`/ShinseiData/Shinsei`).
+    #[serde(default)]
+    pub record_path: Option<Spanned<String>>,
     /// Where the shape comes from (基本データリスト …).
     #[serde(default)]
     pub source: Option<String>,
@@ -52,6 +55,9 @@ pub enum Format {
     Fixed,
     /// CSV (RFC 4180), items in order.
     Csv,
+    /// XML documents: one element per record at `record_path`; item keys are element paths
+    /// below it (`Shinseisha/Shimei/Sei`, `@kubun`, `Jusho/@code`).
+    Xml,
 }
 
 impl Format {
@@ -60,6 +66,7 @@ impl Format {
             Format::Json => "json",
             Format::Fixed => "fixed",
             Format::Csv => "csv",
+            Format::Xml => "xml",
         }
     }
 }
@@ -106,7 +113,8 @@ pub(crate) struct ItemDef {
     pub id: String,
     /// The item's name (データ項目名).
     pub name: String,
-    /// Where the item sits: a dotted JSON path, or a name for fixed and CSV items.
+    /// Where the item sits: a dotted JSON path, an XML element path below the record
+    /// (`Shinseisha/Shimei`, `@kubun`), or a name for fixed and CSV items.
     pub key: String,
     #[serde(rename = "type")]
     pub ty: Spanned<ItemType>,
@@ -165,7 +173,7 @@ pub enum ItemType {
     Date,
     /// A code from the `code` table.
     Code,
-    /// A JSON array of text.
+    /// A JSON array of text, or every occurrence of a repeated XML element.
     List,
 }
 

@@ -25,6 +25,7 @@ pub(crate) enum Layout {
     /// Offsets are in [`Item::offset`].
     Fixed,
     Csv,
+    Xml(crate::xml::XmlLayout),
 }
 
 impl Layout {
@@ -62,7 +63,8 @@ fn bad(item: &Item, rule: impl Into<String>) -> ApplyError {
 
 impl Mapping {
     /// Read one record (a JSON object, a fixed-length record without its separator, or a CSV
-    /// line without its line end) into `out`.
+    /// line without its line end) into `out`. XML records are read element by element with their
+    /// positions ([`Mapping::decode_xml`]), not from bytes.
     pub fn decode(&self, input: &[u8], out: &mut SystemRecord) -> Result<(), ApplyError> {
         out.clear();
         match &self.layout {
@@ -111,6 +113,13 @@ impl Mapping {
                 }
                 Ok(())
             }
+            Layout::Xml(_) => Err(ApplyError {
+                record: None,
+                item: "(record)".into(),
+                rule:
+                    "an XML record is read from its document by the XML intake (decode_xml), with positions"
+                        .into(),
+            }),
         }
     }
 
@@ -204,6 +213,12 @@ impl Mapping {
                     }
                 }
                 charset::encode(&line, self.charset, out);
+                Ok(())
+            }
+            Layout::Xml(layout) => {
+                let mut text = String::new();
+                self.encode_xml(layout, record, &mut text);
+                charset::encode(&text, self.charset, out);
                 Ok(())
             }
         }

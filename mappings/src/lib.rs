@@ -50,6 +50,7 @@ mod problem;
 pub mod routing;
 mod source;
 mod value;
+mod xml;
 
 #[cfg(test)]
 mod check_tests;
@@ -73,6 +74,7 @@ pub use problem::{Problem, Problems};
 pub use routing::RoutingRules;
 pub use source::SourceFile;
 pub use value::{Value, ValueKind};
+pub use xml::{ItemPositions, XmlLayout, XmlNode, XmlRecordError};
 
 use renkei_model::Date;
 

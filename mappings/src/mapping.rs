@@ -195,6 +195,8 @@ pub(crate) enum OutSource {
 pub(crate) struct OutStep {
     pub item: usize,
     pub source: OutSource,
+    /// A list item written from a text path: the text split by this separator.
+    pub list_split: Option<String>,
     pub when: Option<Expr>,
     pub default: Option<String>,
     pub date: Option<DateFormat>,
@@ -215,6 +217,8 @@ pub(crate) enum InTarget {
 pub(crate) struct InStep {
     pub item: usize,
     pub target: InTarget,
+    /// A list item read into a text path: its entries joined by this separator.
+    pub list_join: Option<String>,
     /// What the canonical slot holds (a date format gives a date for date paths, text otherwise).
     pub target_kind: ValueKind,
     pub when: Option<Expr>,
@@ -425,6 +429,9 @@ impl Mapping {
                     value = Value::Text(fitted);
                 }
             }
+            if let (Some(sep), Value::Text(t)) = (&step.list_split, &value) {
+                value = Value::List(t.split(sep.as_str()).map(str::to_owned).collect());
+            }
             self.check_item_value(item, &value)?;
             out.values[step.item] = Some(value);
         }
@@ -475,6 +482,9 @@ impl Mapping {
             };
             if step.compute.is_none() {
                 self.check_item_value(item, &value)?;
+            }
+            if let (Some(sep), Value::List(list)) = (&step.list_join, &value) {
+                value = Value::Text(list.join(sep));
             }
             if let (Some(KanaWidth::Half), Value::Text(t)) = (step.kana, &value) {
                 value = Value::Text(kana(t, KanaWidth::Full).map_err(|e| err(item, e))?);

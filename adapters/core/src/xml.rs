@@ -90,6 +90,7 @@ pub struct XmlRecord {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{source_name}:{position}: {}{rule}", record.map(|r| format!("record {r}: ")).unwrap_or_default())]
 pub struct XmlError {
+    pub kind: XmlErrorKind,
     /// The file or system the document came from.
     pub source_name: String,
     pub position: Position,
@@ -97,6 +98,23 @@ pub struct XmlError {
     /// The element path within the record (`Record/Shimei`), when one is to blame.
     pub field: Option<String>,
     pub rule: String,
+}
+
+/// What kind of fault an [`XmlError`] is, for callers that answer each differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XmlErrorKind {
+    /// Not well-formed XML: bad syntax, mismatched or missing end tags, an undefined entity, a
+    /// truncated document.
+    Syntax,
+    /// Bytes that are not valid in the document's character set (UTF-8 or Shift_JIS).
+    Encoding,
+    /// A record or the document is larger than the configured limit.
+    TooLarge,
+    /// The writer cannot write a record (a value the charset cannot carry, a misnamed record),
+    /// or the record path is unusable.
+    Refused,
+    /// Reading or writing the underlying file failed.
+    Io,
 }
 
 /// Reads the records of one document, streaming.
@@ -110,11 +128,15 @@ pub struct XmlRecordReader<R: BufRead> {
     buf: Vec<u8>,
     records: u64,
     max_record_bytes: u64,
+    max_document_bytes: u64,
     done: bool,
 }
 
 /// Records above this size are refused: a broken or hostile document must not fill memory.
 pub const DEFAULT_MAX_RECORD_BYTES: u64 = 1 << 20;
+
+/// Documents above this size are refused (counted in UTF-8 bytes, after any transcoding).
+pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 1 << 30;
 
 impl<R: BufRead> XmlRecordReader<R> {
     /// `record_path` is `/Root/Record`: the element names from the root down to the record.
@@ -122,6 +144,7 @@ impl<R: BufRead> XmlRecordReader<R> {
         let path: Vec<String> = record_path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect();
         if path.is_empty() {
             return Err(XmlError {
+                kind: XmlErrorKind::Refused,
                 source_name: source_name.to_owned(),
                 position: Position::default(),
                 record: None,
@@ -139,6 +162,7 @@ impl<R: BufRead> XmlRecordReader<R> {
             buf: Vec::new(),
             records: 0,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
             done: false,
         })
     }
@@ -153,13 +177,29 @@ impl<R: BufRead> XmlRecordReader<R> {
         self
     }
 
-    fn error(&self, position: Position, record: Option<u64>, rule: String) -> XmlError {
-        XmlError { source_name: self.source_name.clone(), position, record, field: None, rule }
+    /// Refuse the document once more than `max` bytes of it have been read: a record that
+    /// ends past the limit is not handed out.
+    pub fn with_max_document_bytes(mut self, max: u64) -> Self {
+        self.max_document_bytes = max;
+        self
+    }
+
+    fn error(&self, kind: XmlErrorKind, position: Position, record: Option<u64>, rule: String) -> XmlError {
+        XmlError { kind, source_name: self.source_name.clone(), position, record, field: None, rule }
+    }
+
+    fn check_document_size(&self, at: At, record: Option<u64>) -> Result<(), XmlError> {
+        if at.offset > self.max_document_bytes {
+            let rule = format!("the document is longer than {} bytes", self.max_document_bytes);
+            return Err(self.error(XmlErrorKind::TooLarge, at.into(), record, rule));
+        }
+        Ok(())
     }
 
     fn next_record(&mut self) -> Result<Option<XmlRecord>, XmlError> {
         loop {
             let at = self.reader.get_ref().position();
+            self.check_document_size(at, None)?;
             self.buf.clear();
             let event = self
                 .reader
@@ -181,7 +221,7 @@ impl<R: BufRead> XmlRecordReader<R> {
                 Event::Eof => {
                     if let Some(open) = self.open.last() {
                         let rule = format!("the document ends inside <{open}> (truncated?)");
-                        return Err(self.error(at.into(), None, rule));
+                        return Err(self.error(XmlErrorKind::Syntax, at.into(), None, rule));
                     }
                     return Ok(None);
                 }
@@ -198,8 +238,9 @@ impl<R: BufRead> XmlRecordReader<R> {
             let at = self.reader.get_ref().position();
             if at.offset - start_offset > self.max_record_bytes {
                 let rule = format!("the record is longer than {} bytes", self.max_record_bytes);
-                return Err(self.error(at.into(), record, rule));
+                return Err(self.error(XmlErrorKind::TooLarge, at.into(), record, rule));
             }
+            self.check_document_size(at, record)?;
             self.buf.clear();
             let event = self
                 .reader
@@ -236,7 +277,7 @@ impl<R: BufRead> XmlRecordReader<R> {
                         Some(ch) => top.text.push(ch),
                         None => {
                             let rule = format!("undefined or invalid reference &{};", &*reference);
-                            return Err(self.error(at.into(), record, rule));
+                            return Err(self.error(XmlErrorKind::Syntax, at.into(), record, rule));
                         }
                     }
                 }
@@ -252,7 +293,7 @@ impl<R: BufRead> XmlRecordReader<R> {
                 }
                 Event::Eof => {
                     let rule = format!("the document ends inside <{}> (truncated?)", top.name);
-                    return Err(self.error(at.into(), record, rule));
+                    return Err(self.error(XmlErrorKind::Syntax, at.into(), record, rule));
                 }
                 Event::Comment(_) | Event::PI(_) | Event::Decl(_) | Event::DocType(_) => {}
             }
@@ -299,7 +340,20 @@ fn element_head(start: &BytesStart<'_>, at: At) -> Result<XmlElement, quick_xml:
 }
 
 fn syntax(source: &str, at: At, record: Option<u64>, e: quick_xml::Error) -> XmlError {
-    XmlError { source_name: source.to_owned(), position: at.into(), record, field: None, rule: e.to_string() }
+    let kind = match &e {
+        quick_xml::Error::Encoding(_) => XmlErrorKind::Encoding,
+        quick_xml::Error::Io(io) if io.kind() == io::ErrorKind::InvalidData => XmlErrorKind::Encoding,
+        quick_xml::Error::Io(_) => XmlErrorKind::Io,
+        _ => XmlErrorKind::Syntax,
+    };
+    XmlError {
+        kind,
+        source_name: source.to_owned(),
+        position: at.into(),
+        record,
+        field: None,
+        rule: e.to_string(),
+    }
 }
 
 /// A position with its byte offset.
@@ -471,6 +525,7 @@ impl<W: Write> XmlRecordWriter<W> {
         let mut path: Vec<String> =
             record_path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect();
         let error = |rule: String| XmlError {
+            kind: XmlErrorKind::Refused,
             source_name: target_name.to_owned(),
             position: Position::default(),
             record: None,
@@ -554,7 +609,14 @@ impl<W: Write> XmlRecordWriter<W> {
     }
 
     fn error(&self, record: Option<u64>, field: Option<String>, rule: String) -> XmlError {
-        XmlError { source_name: self.target_name.clone(), position: Position::default(), record, field, rule }
+        XmlError {
+            kind: XmlErrorKind::Refused,
+            source_name: self.target_name.clone(),
+            position: Position::default(),
+            record,
+            field,
+            rule,
+        }
     }
 
     fn check_encodable(&mut self, element: &XmlElement, path: &str, number: u64) -> Result<(), XmlError> {
@@ -562,6 +624,7 @@ impl<W: Write> XmlRecordWriter<W> {
         let mut check = |value: &str, field: String| {
             self.encoded.clear();
             charset.encode_into(value, &mut self.encoded).map_err(|u| XmlError {
+                kind: XmlErrorKind::Refused,
                 source_name: self.target_name.clone(),
                 position: Position::default(),
                 record: Some(number),

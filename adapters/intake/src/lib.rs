@@ -6,13 +6,20 @@
 //!   reads one; [`image`] draws it as SVG or PNG and reads it back from a PNG.
 //! - [`ocr`]: an external OCR engine's JSON result; fields under the configured confidence are
 //!   flagged for staff confirmation.
+//!
+//! And one into [`renkei_model::Application`]s:
+//!
+//! - [`online`]: application XML of an online application service, streamed and read through
+//!   an XML mapping of the mapping engine ([`OnlineIntake`]).
 
 mod base45;
 pub mod image;
 pub mod ocr;
+pub mod online;
 pub mod qr;
 
 pub use ocr::{OcrError, OcrIntake};
+pub use online::{OnlineBatch, OnlineIntake, OnlineLimits, Refusal, RefusalKind};
 pub use qr::{KeyError, PreEntry, PreEntryPerson, QrError, QrSigner, QrVerifier, VerifiedPreEntry};
 
 /// For fuzzing and tools: Base45 as the payload uses it.
