@@ -49,6 +49,10 @@
 //! qr_keys = { "2026a" = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c" }
 //! ocr_min_confidence = 0.9
 //!
+//! [intake.online]
+//! max_record_bytes = 262144     # one application element
+//! max_file_bytes = 67108864     # one file (also the largest SubmitOnlineApplications message)
+//!
 //! [hub]                                    # the resident record's changes, fanned out
 //! mode = "pull"                            # or "push": the resident record POSTs /hub/v1/changes
 //! poll_interval_ms = 60000                 # at most 600000 (10 minutes)
@@ -164,11 +168,15 @@ pub struct IntakeConfig {
     pub qr_keys: BTreeMap<String, String>,
     /// OCR fields read with a lower confidence (0..1) are flagged for staff confirmation.
     pub ocr_min_confidence: f64,
+    /// Online application files (`[intake.online]`): `max_record_bytes` per application,
+    /// `max_file_bytes` per file (AdminService.SubmitOnlineApplications accepts messages that
+    /// large).
+    pub online: renkei_adapter_intake::OnlineLimits,
 }
 
 impl Default for IntakeConfig {
     fn default() -> Self {
-        Self { qr_keys: BTreeMap::new(), ocr_min_confidence: 0.9 }
+        Self { qr_keys: BTreeMap::new(), ocr_min_confidence: 0.9, online: Default::default() }
     }
 }
 

@@ -140,6 +140,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         card_config: config.card.clone(),
         qr,
         ocr: renkei_adapter_intake::OcrIntake::new(config.intake.ocr_min_confidence),
+        online_limits: config.intake.online,
     });
 
     let grpc_listener = TcpListener::bind(config.server.grpc_listen).await.with_context(|| {
@@ -172,7 +173,14 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         .add_service(reflection_v1alpha)
         .add_service(CounterServiceServer::new(CounterApi::new(state.clone())))
         .add_service(CardServiceServer::new(CardApi::new(state.clone())))
-        .add_service(AdminServiceServer::new(AdminApi::new(state.clone())));
+        // An online application file arrives whole in one message: allow what the intake allows.
+        .add_service(
+            AdminServiceServer::new(AdminApi::new(state.clone())).max_decoding_message_size(
+                usize::try_from(config.intake.online.max_file_bytes)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(64 * 1024),
+            ),
+        );
     let mut stop = shutdown_rx.clone();
     tasks.spawn(async move {
         router

@@ -419,42 +419,9 @@ mod tests {
 
     use super::*;
 
-    /// Two applications: a 児童手当 claim for two children (IVS names) and a nursery application.
-    const GOOD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>
-<ShinseiDataList>
-  <ShinseiData tetsuzukiCode=\"KOSODATE-0001\" uketsukeBango=\"R0800000000123\">
-    <ShinseiBi>2026-04-10</ShinseiBi>
-    <Shinseisha><AtenaBango>0000000019</AtenaBango></Shinseisha>
-    <JidouTeate seikyuJiyu=\"1\">
-      <Seikyusha>
-        <Shimei>葛\u{E0100}西　太郎</Shimei>
-        <SeinenGappi>19890108</SeinenGappi>
-        <Jusho>神奈川県横浜市鶴見区鶴見中央三丁目20番1号</Jusho>
-      </Seikyusha>
-      <Kodomo><AtenaBango>0000000027</AtenaBango><Shimei>葛\u{E0100}西　一郎</Shimei></Kodomo>
-      <Kodomo><AtenaBango>0000000035</AtenaBango><Shimei>葛\u{E0100}西　花子</Shimei></Kodomo>
-      <KodomoSu>2</KodomoSu>
-      <Nenkin>厚生年金</Nenkin>
-      <Koza><KinyuKikan>横浜信用金庫 鶴見支店</KinyuKikan><KozaBango>1234567</KozaBango></Koza>
-      <JiyuHasseiBi>20260401</JiyuHasseiBi>
-    </JidouTeate>
-  </ShinseiData>
-  <ShinseiData tetsuzukiCode=\"KOSODATE-0011\" uketsukeBango=\"R0800000000124\">
-    <ShinseiBi>2026-04-11</ShinseiBi>
-    <Shinseisha><AtenaBango>0000000043</AtenaBango></Shinseisha>
-    <Hoiku>
-      <Jido><AtenaBango>0000000051</AtenaBango><Shimei>山田　さくら</Shimei><SeinenGappi>20240515</SeinenGappi></Jido>
-      <NinteiKubun>3号認定（3歳未満）</NinteiKubun>
-      <Hogosha><Shimei>山田　恵</Shimei><Jusho>神奈川県横浜市鶴見区豊岡町2番1号</Jusho><DenwaBango>045-000-0000</DenwaBango></Hogosha>
-      <Kazoku><Member>山田　恵（世帯主・34歳）</Member><Member>山田　さくら（子・1歳）</Member></Kazoku>
-      <HoikuJiyu>就労</HoikuJiyu>
-      <KiboBi>20261001</KiboBi>
-      <KiboShisetsu>鶴見中央保育園</KiboShisetsu>
-      <KiboShisetsu>豊岡保育園</KiboShisetsu>
-    </Hoiku>
-  </ShinseiData>
-</ShinseiDataList>
-";
+    /// Two applications: a 児童手当 claim for two children (IVS names) and a nursery application
+    /// (`renkei intake online adapters/intake/testdata/shinsei.xml`).
+    const GOOD: &str = include_str!("../testdata/shinsei.xml");
 
     fn intake(limits: OnlineLimits) -> OnlineIntake {
         OnlineIntake::new(&MappingSet::embedded().unwrap(), None, limits).unwrap()

@@ -163,7 +163,7 @@ pub fn run(args: MappingsArgs) -> anyhow::Result<()> {
     }
 }
 
-fn load(dir: Option<&Path>) -> Result<MappingSet, renkei_mappings::Problems> {
+pub(super) fn load(dir: Option<&Path>) -> Result<MappingSet, renkei_mappings::Problems> {
     match dir {
         Some(d) => MappingSet::load_dir(d),
         None => MappingSet::embedded(),

@@ -7,6 +7,7 @@ use renkei_gateway::config::Config;
 mod card;
 mod demo;
 mod hub;
+mod intake;
 mod mappings;
 mod qr;
 mod render;
@@ -60,6 +61,9 @@ enum Command {
     Qr(qr::QrArgs),
     /// Check, test, try, diff and bulk-convert mapping files (see `renkei mappings --help`).
     Mappings(mappings::MappingsArgs),
+    /// Intake files: `renkei intake online FILE` reads online application XML through its
+    /// mapping and shows the applications or the refusals.
+    Intake(intake::IntakeArgs),
 }
 
 /// Which database a command reads: the embedded SQLite file in --data-dir, or PostgreSQL.
@@ -156,6 +160,17 @@ pub fn main() -> ExitCode {
             }
         };
     }
+    if let Command::Intake(args) = cli.command {
+        // Offline, like the mapping tools: nothing is committed.
+        return match intake::run(args, &mut std::io::stdout().lock()) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(2),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into()))
         .with_target(false)
@@ -179,7 +194,7 @@ pub fn main() -> ExitCode {
             Command::Hub(args) => hub::run(args).await,
             Command::Card(args) => card::run(args).await,
             Command::Qr(args) => qr::run(args),
-            Command::Mappings(_) => unreachable!("handled before the runtime starts"),
+            Command::Mappings(_) | Command::Intake(_) => unreachable!("handled before the runtime starts"),
         }
     });
     match result {

@@ -158,6 +158,13 @@ impl AdminService for AdminApi {
         super::work_queue::return_to_counter(&self.state, request.into_inner()).await.map(Response::new)
     }
 
+    async fn submit_online_applications(
+        &self,
+        request: Request<pb::SubmitOnlineApplicationsRequest>,
+    ) -> Result<Response<pb::SubmitOnlineApplicationsResponse>, Status> {
+        super::online::submit_online_applications(&self.state, request.into_inner()).await.map(Response::new)
+    }
+
     async fn health(
         &self,
         _request: Request<pb::HealthRequest>,

@@ -18,9 +18,10 @@ use tracing::info;
 use super::GatewayState;
 use super::convert::{self, basic_facts_from_proto, basic_facts_to_proto, date_from_proto, sex_from_proto};
 use super::status::{self, invalid, invalid_one};
-use crate::storage::submissions::{self, NewApplication, SubmissionOutcome};
+use super::submit::{self, Unfit};
+use crate::storage::submissions;
 use crate::storage::work_items;
-use crate::storage::{AuditEntry, SessionRow, StorageError, now_ms};
+use crate::storage::{AuditEntry, SessionRow, now_ms};
 
 /// `CounterService`: what the counter app calls during a resident's visit.
 #[derive(Debug, Clone)]
@@ -314,7 +315,6 @@ impl CounterService for CounterApi {
             return Err(invalid_one("applications", ValidationError::new(Rule::Required)));
         }
         let mappings = self.state.mappings.current();
-        let catalog = mappings.catalog();
         let mut errors = ValidationErrors::new();
         let mut new_apps = Vec::with_capacity(r.applications.len());
         for (i, draft) in r.applications.iter().enumerate() {
@@ -326,109 +326,23 @@ impl CounterService for CounterApi {
                     continue;
                 }
             };
-            let Some(def) = catalog.get(&app.procedure) else {
-                errors.push(
-                    ValidationError::at("procedure_id", Rule::UnknownCode { table: "procedure" }).under(&at),
-                );
-                continue;
-            };
-            if let Err(e) = app.validate(&def.required_fields(app.life_event)) {
-                errors.extend_under(&at, e);
-                continue;
+            match submit::route(&self.state, mappings.catalog(), &app) {
+                Ok(new) => new_apps.push((app.applicant.to_string(), new)),
+                Err(Unfit::Invalid(e)) => errors.extend_under(&at, e),
+                Err(Unfit::NotRoutable(why)) => {
+                    return Err(Status::failed_precondition(format!("{at}.procedure_id: {why}")));
+                }
             }
-            // Procedures processed at the backyard center go to its work queue; the center
-            // delivers them on to their core system, if any, when it completes them.
-            let backyard = def.processing == renkei_model::Processing::BackyardCenter;
-            let target = match def.target_system.clone() {
-                Some(target) if backyard || self.state.systems.contains_key(&target) => target,
-                None if backyard => String::new(),
-                Some(target) => {
-                    return Err(Status::failed_precondition(format!(
-                        "{at}.procedure_id: its core system {target:?} is not configured in this gateway"
-                    )));
-                }
-                None => {
-                    return Err(Status::failed_precondition(format!(
-                        "{at}.procedure_id: {} is not delivered to a core system",
-                        def.id
-                    )));
-                }
-            };
-            let payload = serde_json::to_string(&app).map_err(|e| Status::internal(e.to_string()))?;
-            new_apps.push((
-                app.applicant.to_string(),
-                NewApplication {
-                    procedure_id: def.id.to_string(),
-                    target_system: target,
-                    payload,
-                    pattern: i32::from(def.pattern()),
-                    fields_total: app.fields.len() as i32,
-                    fields_prefilled: app.prefilled_count() as i32,
-                    work_department: backyard.then(|| def.department.clone()),
-                },
-            ));
         }
         if !errors.is_empty() {
             return Err(invalid("", errors));
         }
 
         let hash = format!("{:x}", Sha256::digest(r.encode_to_vec()));
-        let audit: Vec<AuditEntry> = new_apps
-            .iter()
-            .map(|(applicant, app)| {
-                AuditEntry::new(
-                    &session.id,
-                    &session.staff_id,
-                    "submit_application",
-                    Some(applicant),
-                    Some(app.procedure_id.clone()),
-                )
-            })
-            .collect();
-        let apps: Vec<NewApplication> = new_apps.into_iter().map(|(_, app)| app).collect();
-        let commit = || {
-            let (session_id, key, hash, apps, audit) =
-                (session.id.clone(), r.idempotency_key.clone(), hash.clone(), apps.clone(), audit.clone());
-            self.state.db.write(move |c| {
-                let outcome = submissions::submit(c, &session_id, &key, &hash, &apps)?;
-                if matches!(outcome, SubmissionOutcome::Committed(_)) {
-                    AuditEntry::insert_all(c, &audit)?;
-                }
-                Ok(outcome)
-            })
-        };
-        let outcome = match commit().await {
-            // Two replicas committing the same key at once: the loser finds the winner's rows.
-            Err(StorageError::Query(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            ))) => commit().await,
-            other => other,
-        }
-        .map_err(status::storage)?;
-        let (rows, replayed) = match outcome {
-            SubmissionOutcome::Committed(rows) => {
-                self.state.delivery_wakeup.notify_waiters();
-                info!(session = %session.id, applications = rows.len(), "applications committed");
-                (rows, false)
-            }
-            SubmissionOutcome::Replayed(rows) => (rows, true),
-            SubmissionOutcome::KeyReused => {
-                return Err(Status::already_exists(
-                    "idempotency_key: already used in this session for a different submission",
-                ));
-            }
-        };
+        let (rows, replayed) =
+            submit::commit(&self.state, &session, false, &r.idempotency_key, hash, new_apps).await?;
         Ok(Response::new(pb::SubmitApplicationsResponse {
-            applications: rows
-                .into_iter()
-                .map(|row| pb::SubmittedApplication {
-                    application_id: row.id,
-                    procedure_id: row.procedure_id,
-                    status: convert::status_from_str(&row.status) as i32,
-                    target_system: row.target_system,
-                })
-                .collect(),
+            applications: rows.into_iter().map(submit::submitted_to_proto).collect(),
             replayed,
         }))
     }

@@ -5,13 +5,15 @@ mod card;
 pub mod convert;
 mod counter;
 mod intake;
+mod online;
 mod planning;
 pub mod status;
+mod submit;
 mod work_queue;
 
 use std::sync::Arc;
 
-use renkei_adapter_intake::{OcrIntake, QrVerifier};
+use renkei_adapter_intake::{OcrIntake, OnlineLimits, QrVerifier};
 use renkei_adapter_resident_record::ResidentRecordClient;
 use renkei_model::{Rule, ValidationError};
 use tokio::sync::Notify;
@@ -48,6 +50,8 @@ pub struct GatewayState {
     /// Pre-entry QR keys and the OCR confidence threshold.
     pub qr: QrVerifier,
     pub ocr: OcrIntake,
+    /// Size limits of online application files.
+    pub online_limits: OnlineLimits,
 }
 
 impl GatewayState {

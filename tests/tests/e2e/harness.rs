@@ -138,6 +138,23 @@ pub fn violations(status: &tonic::Status) -> Vec<(String, String)> {
 }
 
 /// Copy a directory tree (an operator's copy of the mapping set, in tests).
+/// The items waiting in `department`'s backyard work queue, oldest first.
+pub async fn queued_work_items(
+    admin: &mut AdminServiceClient<Channel>,
+    department: &str,
+) -> Vec<pb::WorkItem> {
+    admin
+        .list_work_items(pb::ListWorkItemsRequest {
+            state: pb::WorkItemState::Queued as i32,
+            department: department.into(),
+            limit: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .items
+}
+
 pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

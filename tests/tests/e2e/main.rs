@@ -6,4 +6,5 @@ mod counter_flow;
 mod delivery;
 mod harness;
 mod mappings;
+mod online;
 mod planning;

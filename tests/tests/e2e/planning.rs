@@ -8,7 +8,7 @@ use renkei_conformance::population::HardCase;
 use renkei_proto::v1 as pb;
 use tonic::Code;
 
-use crate::harness::{Harness, copy_dir, violations};
+use crate::harness::{Harness, copy_dir, queued_work_items, violations};
 
 fn answers(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -151,16 +151,7 @@ async fn plan_prefill_submit_and_the_backyard_returns_it_to_the_counter() {
     assert_eq!(app.status, pb::ApplicationStatus::Submitted as i32);
 
     // Pattern 1: it waits in the backyard center's queue, not in the outbox.
-    let queued = admin
-        .list_work_items(pb::ListWorkItemsRequest {
-            state: pb::WorkItemState::Queued as i32,
-            department: "こども家庭支援課".into(),
-            limit: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .items;
+    let queued = queued_work_items(&mut admin, "こども家庭支援課").await;
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].application_id, app.application_id);
     assert!(queued[0].application_json.contains("bank.account_number"));
