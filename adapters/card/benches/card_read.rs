@@ -1,6 +1,7 @@
 //! A full basic-facts read of a My Number card (identify, ask the tries left, verify the PIN,
 //! read file 0002): APDUs and wall time through pcscd and vpcd, against the same read answered
-//! in-process by the same emulated card (no PC/SC) as the baseline.
+//! in-process by the same emulated card (no PC/SC) as the baseline; and the vpcd cases again
+//! with the emulator's delayed acknowledgements left on (before TCP_QUICKACK).
 //!
 //! Needs pcscd with the vsmartcard-vpcd driver (`pcscd --foreground &`), and nothing else using
 //! vpcd's first slot.
@@ -34,12 +35,7 @@ fn bench(c: &mut Criterion) {
         .block_on(InsertedCard::insert(card.clone(), DEFAULT_VPCD))
         .expect("pcscd with vpcd must be running for this benchmark");
     let readers = PcscReaders::establish().unwrap();
-    for _ in 0..100 {
-        if readers.list().unwrap().iter().any(|r| r.name == VPCD_READER && r.card_present) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_card(&readers, true);
 
     let mut in_process = Counted::new(InProcess(card));
     read_card(&mut in_process, &request).unwrap();
@@ -71,8 +67,36 @@ fn bench(c: &mut Criterion) {
         b.iter(|| read_card(&mut connected, &request).unwrap())
     });
     drop(connected);
+    let card = runtime.block_on(inserted.remove()).unwrap();
+    wait_for_card(&readers, false);
+
+    // The same card with the emulator's delayed acknowledgements left on (no TCP_QUICKACK):
+    // what the link cost before, measured in the same run.
+    let inserted = runtime.block_on(InsertedCard::insert_with_delayed_acks(card, DEFAULT_VPCD)).unwrap();
+    wait_for_card(&readers, true);
+    group.bench_function("pcscd + vpcd, delayed ACKs: connect and read", |b| {
+        b.iter(|| {
+            let mut card = readers.connect(Some(VPCD_READER)).unwrap();
+            read_card(&mut card, &request).unwrap()
+        })
+    });
+    let mut connected = readers.connect(Some(VPCD_READER)).unwrap();
+    group.bench_function("pcscd + vpcd, delayed ACKs: read on a connected card", |b| {
+        b.iter(|| read_card(&mut connected, &request).unwrap())
+    });
+    drop(connected);
     group.finish();
     runtime.block_on(inserted.remove()).unwrap();
+}
+
+/// Wait until pcscd sees the card in vpcd's slot (or sees it gone).
+fn wait_for_card(readers: &PcscReaders, present: bool) {
+    for _ in 0..100 {
+        if readers.list().unwrap().iter().any(|r| r.name == VPCD_READER && r.card_present == present) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 fn in_process_card(population: &Population) -> EmulatedCard {

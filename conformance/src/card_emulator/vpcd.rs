@@ -5,6 +5,12 @@
 //! either way is a two-byte big-endian length and a payload. A one-byte message from vpcd is a
 //! control: 00 power off, 01 power on, 02 reset, 04 get ATR (answered with the ATR); anything
 //! longer is a command APDU, answered with response data and status word.
+//!
+//! The link is latency-bound: one APDU is one small exchange each way. Nagle is off
+//! (TCP_NODELAY) so a reply leaves at once, and on Linux the socket acknowledges at once
+//! (TCP_QUICKACK, re-armed before every read because the kernel drops back to delayed
+//! acknowledgements once request and reply alternate), meant to keep vpcd's two writes per APDU
+//! (length, then payload) from waiting on a delayed ACK (docs/BENCHMARKS.md, "Card and QR").
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +47,19 @@ pub struct InsertedCard {
     apdus: Arc<AtomicU32>,
 }
 
+/// Acknowledge what arrives at once instead of waiting to piggyback the ACK (Linux; the kernel
+/// leaves quick-ACK mode again as soon as it sees request and reply alternate, so it is set
+/// before every read).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn quick_ack(stream: &TcpStream) -> std::io::Result<()> {
+    socket2::SockRef::from(stream).set_tcp_quickack(true)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn quick_ack(_stream: &TcpStream) -> std::io::Result<()> {
+    Ok(())
+}
+
 impl InsertedCard {
     /// Connect `card` to vpcd at `vpcd` (pcscd must be running with the vpcd driver).
     pub async fn insert(card: EmulatedCard, vpcd: SocketAddr) -> std::io::Result<InsertedCard> {
@@ -49,9 +68,27 @@ impl InsertedCard {
 
     /// Like [`InsertedCard::insert`], pulling the card out mid-command as `remove_during` says.
     pub async fn insert_with(
+        card: EmulatedCard,
+        vpcd: SocketAddr,
+        remove_during: Option<RemoveDuring>,
+    ) -> std::io::Result<InsertedCard> {
+        Self::connect(card, vpcd, remove_during, true).await
+    }
+
+    /// Like [`InsertedCard::insert`] with delayed acknowledgements left on (no TCP_QUICKACK):
+    /// for the benchmark that measures what quick acknowledgements save.
+    pub async fn insert_with_delayed_acks(
+        card: EmulatedCard,
+        vpcd: SocketAddr,
+    ) -> std::io::Result<InsertedCard> {
+        Self::connect(card, vpcd, None, false).await
+    }
+
+    async fn connect(
         mut card: EmulatedCard,
         vpcd: SocketAddr,
         remove_during: Option<RemoveDuring>,
+        quickack: bool,
     ) -> std::io::Result<InsertedCard> {
         let mut stream = TcpStream::connect(vpcd).await.map_err(|e| {
             std::io::Error::new(
@@ -69,6 +106,11 @@ impl InsertedCard {
         let task = tokio::spawn(async move {
             let mut seen_ins = 0u32;
             loop {
+                // Before every read: a reply just written puts the socket back in delayed-ACK
+                // ("ping-pong") mode, and vpcd's length and payload come in two segments.
+                if quickack {
+                    quick_ack(&stream)?;
+                }
                 let mut len = [0u8; 2];
                 tokio::select! {
                     _ = &mut removed => break,
@@ -78,6 +120,9 @@ impl InsertedCard {
                         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
                         Err(e) => return Err(e),
                     },
+                }
+                if quickack {
+                    quick_ack(&stream)?;
                 }
                 let mut message = vec![0u8; usize::from(u16::from_be_bytes(len))];
                 stream.read_exact(&mut message).await?;
