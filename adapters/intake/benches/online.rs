@@ -29,7 +29,7 @@ fn application(i: usize, people: &[&Resident]) -> String {
 <ShinseiBi>2026-04-10</ShinseiBi><Shinseisha><AtenaBango>{}</AtenaBango></Shinseisha>\
 <JidouTeate seikyuJiyu=\"1\"><Seikyusha><Shimei>{}</Shimei><SeinenGappi>{}</SeinenGappi><Jusho>{}</Jusho></Seikyusha>\
 <Kodomo><AtenaBango>{}</AtenaBango><Shimei>{}</Shimei></Kodomo><Kodomo><AtenaBango>{}</AtenaBango><Shimei>{}</Shimei></Kodomo>\
-<KodomoSu>2</KodomoSu><Nenkin>厚生年金</Nenkin><Koza><KinyuKikan>横浜信用金庫 鶴見支店</KinyuKikan><KozaBango>1234567</KozaBango></Koza>\
+<KodomoSu>2</KodomoSu><Nenkin>厚生年金</Nenkin><Koza><KinyuKikan>横浜信用金庫 鶴見支店</KinyuKikan><KinyuKikanCode>1280</KinyuKikanCode><ShitenCode>012</ShitenCode><KozaBango>1234567</KozaBango><Meigi>カサイ　タロウ</Meigi></Koza>\
 <JiyuHasseiBi>20260401</JiyuHasseiBi></JidouTeate></ShinseiData>\n",
             a.atena_number,
             name(a),
@@ -47,7 +47,7 @@ fn application(i: usize, people: &[&Resident]) -> String {
 <Jido><AtenaBango>{}</AtenaBango><Shimei>{}</Shimei><SeinenGappi>{}</SeinenGappi></Jido>\
 <NinteiKubun>3号認定（3歳未満）</NinteiKubun><Hogosha><Shimei>{}</Shimei><Jusho>{}</Jusho><DenwaBango>045-000-0000</DenwaBango></Hogosha>\
 <Kazoku><Member>{}（世帯主）</Member><Member>{}（子）</Member></Kazoku><HoikuJiyu>就労</HoikuJiyu><KiboBi>20261001</KiboBi>\
-<KiboShisetsu>鶴見中央保育園</KiboShisetsu><KiboShisetsu>豊岡保育園</KiboShisetsu><KiboShisetsu>生麦保育園</KiboShisetsu></Hoiku></ShinseiData>\n",
+<KiboShisetsu><Dai1>鶴見中央保育園</Dai1><Dai2>豊岡保育園</Dai2><Dai3>生麦保育園</Dai3></KiboShisetsu></Hoiku></ShinseiData>\n",
             a.atena_number,
             b.atena_number,
             name(b),

@@ -478,7 +478,10 @@ mod tests {
             &["0000000027", "0000000035"],
             Some(LifeEvent::Birth),
             &[
-                ("bank.account", "1234567"),
+                ("bank.account_number", "1234567"),
+                ("bank.branch", "012"),
+                ("bank.code", "1280"),
+                ("bank.holder_kana", "カサイ　タロウ"),
                 ("bank.name", "横浜信用金庫 鶴見支店"),
                 ("children.count", "2"),
                 ("children.names", "葛\u{E0100}西　一郎、葛\u{E0100}西　花子"),
@@ -499,7 +502,8 @@ mod tests {
             &[
                 ("child.birth_date", "2024-05-15"),
                 ("child.name", "山田　さくら"),
-                ("desired.facilities", "鶴見中央保育園、豊岡保育園"),
+                ("desired.facility_1", "鶴見中央保育園"),
+                ("desired.facility_2", "豊岡保育園"),
                 ("desired.start", "2026-10-01"),
                 ("guardian.address", "神奈川県横浜市鶴見区豊岡町2番1号"),
                 ("guardian.name", "山田　恵"),
@@ -612,7 +616,11 @@ mod tests {
             "systems/online/shinsei@1.toml",
         ] {
             let text = std::fs::read_to_string(root.join(rel)).unwrap();
+            // The online layout in Shift_JIS; the procedures without their core systems' mappings,
+            // which this set does not carry.
             let text = text.replace("charset = \"utf-8\"", "charset = \"shift_jis\"");
+            let text: String =
+                text.lines().filter(|l| !l.starts_with("mapping = ")).map(|l| format!("{l}\n")).collect();
             std::fs::create_dir_all(dir.path().join(rel).parent().unwrap()).unwrap();
             std::fs::write(dir.path().join(rel), text).unwrap();
         }

@@ -138,6 +138,8 @@ fn content_type(format: Format, charset: Charset) -> &'static str {
         (Format::Csv, Charset::Utf8) => "text/csv; charset=utf-8",
         (Format::Csv, _) => "text/csv; charset=Shift_JIS",
         (Format::Fixed, _) => "application/octet-stream",
+        (Format::Xml, Charset::Utf8) => "application/xml; charset=utf-8",
+        (Format::Xml, _) => "application/xml; charset=Shift_JIS",
     }
 }
 
@@ -179,6 +181,7 @@ fn file_name(interface: &str, key: &str, format: Format) -> String {
         Format::Json => "json",
         Format::Csv => "csv",
         Format::Fixed => "dat",
+        Format::Xml => "xml",
     };
     format!("{interface}-{key}.{ext}")
 }

@@ -140,7 +140,10 @@ mod tests {
         assert!(out.contains("  subjects: 0000000027, 0000000035\n"), "{out}");
         assert!(out.contains("  life_event: birth\n"), "{out}");
         assert!(out.contains("application 2 (20:3): hoiku.moushikomi applicant 0000000043\n"), "{out}");
-        assert!(out.contains("  desired.facilities: 鶴見中央保育園、豊岡保育園\n"), "{out}");
+        assert!(
+            out.contains("  household.members: 山田　恵（世帯主・34歳）、山田　さくら（子・1歳）\n"),
+            "{out}"
+        );
         assert!(out.ends_with("2 application(s) read, 0 refusal(s)\n"), "{out}");
     }
 

@@ -233,6 +233,8 @@ fn extension(format: Format) -> &'static str {
         Format::Csv => "csv",
         Format::Json => "jsonl",
         Format::Fixed => "dat",
+        // One record element per line: an XML layout's records, not a whole document.
+        Format::Xml => "xml",
     }
 }
 
