@@ -116,10 +116,12 @@ impl Hub {
     /// Pull (in pull mode) and deliver to every subscriber until `shutdown` turns true.
     pub async fn run(self: Arc<Self>, source: Arc<ResidentRecordClient>, shutdown: watch::Receiver<bool>) {
         let mut tasks = JoinSet::new();
-        if self.config.mode == HubMode::Pull {
-            let (hub, stop) = (self.clone(), shutdown.clone());
-            tasks.spawn(async move { hub.pull_loop(&source, stop).await });
-        }
+        let (hub, stop) = (self.clone(), shutdown.clone());
+        match self.config.mode {
+            HubMode::Pull => tasks.spawn(async move { hub.pull_loop(&source, stop).await }),
+            // Pushed changes arrive through the HTTP listener; only the pruning runs here.
+            HubMode::Push => tasks.spawn(async move { hub.prune_loop(stop).await }),
+        };
         for i in 0..self.subscribers.len() {
             let (hub, stop) = (self.clone(), shutdown.clone());
             tasks.spawn(async move { hub.subscriber_loop(i, stop).await });
@@ -148,6 +150,17 @@ impl Hub {
             if *shutdown.borrow() {
                 self.release(SOURCE).await;
                 return;
+            }
+        }
+    }
+
+    async fn prune_loop(&self, mut shutdown: watch::Receiver<bool>) {
+        let interval = Duration::from_millis(self.config.poll_interval_ms);
+        while !*shutdown.borrow() {
+            self.prune().await;
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.wait_for(|s| *s) => {}
             }
         }
     }

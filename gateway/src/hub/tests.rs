@@ -387,3 +387,31 @@ fn the_journal_never_holds_an_individual_number() {
     let back: renkei_model::Resident = serde_json::from_str(&kept).unwrap();
     assert_eq!(back, renkei_model::Resident { individual_number: None, ..resident.clone() });
 }
+
+#[tokio::test]
+async fn in_push_mode_the_hub_delivers_what_is_pushed_and_empties_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&Db::sqlite_in(dir.path())).unwrap();
+    let f = Fixture::start(6).await;
+    let token = Some(dir.path().join("push.token"));
+    let config =
+        HubConfig { mode: HubMode::Push, push_token_file: token, poll_interval_ms: 50, ..f.config(100) };
+    let hub = Arc::new(hub(&db, config));
+    let (stop, stopped) = watch::channel(false);
+    let running = tokio::spawn(hub.clone().run(f.client.clone(), stopped));
+    let page = get(&f.resident_record.base_url(), "changes?cursor=0&limit=100").await;
+    hub.push_intake("t".into()).take(page.as_bytes()).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let left = db.read(|c| feed::entries(c, 0, i64::MAX, 10)).await.unwrap();
+        if f.received_by_rest().len() == 6 && received_by_file(f.inbox.path()).len() == 6 && left.is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not delivered and pruned: {} left", left.len());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Nothing was pulled: the resident record's feed was only read by the test.
+    assert_eq!(f.received_by_rest(), f.expected().await);
+    stop.send(true).unwrap();
+    running.await.unwrap();
+}
