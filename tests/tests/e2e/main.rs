@@ -2,6 +2,7 @@
 
 mod api;
 mod card;
+mod core_systems;
 mod counter_flow;
 mod delivery;
 mod harness;
