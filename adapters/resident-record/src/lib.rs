@@ -138,6 +138,10 @@ impl ResidentRecordClient {
 
     /// The version of `interface` in force today.
     fn mapping(&self, set: &MappingSet, interface: &str) -> Result<Arc<Mapping>, TransportError> {
+        Self::mapping_in_force(set, interface)
+    }
+
+    fn mapping_in_force(set: &MappingSet, interface: &str) -> Result<Arc<Mapping>, TransportError> {
         let today = Date::today();
         set.mapping(Self::SYSTEM, interface, today).cloned().ok_or_else(|| TransportError::Config {
             system: Self::SYSTEM.to_owned(),
@@ -251,30 +255,41 @@ impl ResidentRecordClient {
         let page: ChangesResponse<'_> = parse("changes", &response.body)?;
         let mut changes = Vec::with_capacity(page.changes.len());
         for (i, raw) in page.changes.iter().enumerate() {
-            let head: ChangeHead = self.rest.decode("changes", raw.get().as_bytes())?;
             let position = format!("(change {} after cursor {cursor})", i + 1);
-            let (resident, canonical) = decode_canonical(&diff, raw.get().as_bytes(), &position)?;
-            let record = resident.atena_number.to_string();
-            let date = match canonical.get("change.date") {
-                Some(Value::Date(d)) => *d,
-                Some(Value::Text(t)) => Date::parse_any(t).map_err(|e| RecordError {
-                    record: record.clone(),
-                    item: "change.date".into(),
-                    rule: e.rule.to_string(),
-                })?,
-                _ => {
-                    return Err(RecordError {
-                        record,
-                        item: "change.date".into(),
-                        rule: "is required".into(),
-                    }
-                    .into());
-                }
-            };
-            let reason = head.jiyu.unwrap_or_default();
-            changes.push(Change { seq: head.seq, reason, date, resident });
+            changes.push(Self::decode_change(&diff, raw.get().as_bytes(), &position)?);
         }
         Ok(ChangeBatch { changes, next_cursor: page.next_cursor })
+    }
+}
+
+impl ResidentRecordClient {
+    /// The mapping the change feed's entries are read through: `atena-diff` in force today.
+    pub fn change_mapping(set: &MappingSet) -> Result<Arc<Mapping>, TransportError> {
+        Self::mapping_in_force(set, ATENA_DIFF)
+    }
+
+    /// One entry of a change page (`{"seq": …, "jiyu": …, "idou_date": …, "record": {…}}`) read
+    /// through `diff` ([`Self::change_mapping`]): how pulled pages are read, and pushed ones too.
+    /// `position` names the entry when its 宛名番号 cannot be read.
+    pub fn decode_change(diff: &Mapping, entry: &[u8], position: &str) -> Result<Change, LookupError> {
+        let head: ChangeHead = parse("changes", entry)?;
+        let (resident, canonical) = decode_canonical(diff, entry, position)?;
+        let record = resident.atena_number.to_string();
+        let date = match canonical.get("change.date") {
+            Some(Value::Date(d)) => *d,
+            Some(Value::Text(t)) => Date::parse_any(t).map_err(|e| RecordError {
+                record: record.clone(),
+                item: "change.date".into(),
+                rule: e.rule.to_string(),
+            })?,
+            _ => {
+                return Err(
+                    RecordError { record, item: "change.date".into(), rule: "is required".into() }.into()
+                );
+            }
+        };
+        let reason = head.jiyu.unwrap_or_default();
+        Ok(Change { seq: head.seq, reason, date, resident })
     }
 }
 

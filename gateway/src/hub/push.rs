@@ -2,8 +2,8 @@
 //! HTTP listener, in the same shape its change feed answers (`{"changes": [{"seq": …, "jiyu": …,
 //! "idou_date": …, "record": {…}}]}`), with `Authorization: Bearer <token>`.
 //!
-//! Each entry is read through the mapping `resident-record/atena-diff` in force on the day it
-//! arrives. A batch is taken whole or not at all: the answer names the entry (by index and seq)
+//! Each entry is read as a pulled one is ([`ResidentRecordClient::decode_change`]: the mapping
+//! `resident-record/atena-diff` in force on the day it arrives). A batch is taken whole or not at all: the answer names the entry (by index and seq)
 //! and the item of the first one that does not read, and nothing of the batch is kept. Entries
 //! already taken are skipped, so a sender may resend after a lost answer; an entry after a gap
 //! is refused with the seq expected next (409).
@@ -16,18 +16,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use renkei_mappings::{MappingSet, Value};
-use renkei_model::Date;
+use renkei_adapter_resident_record::ResidentRecordClient;
+use renkei_mappings::MappingSet;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{Hub, HubError};
 use crate::storage::StorageError;
 use crate::storage::feed::JournalEntry;
-use crate::storage::now_ms;
-
-/// The mapping pushed entries are read through.
-const PUSH_MAPPING: (&str, &str) = ("resident-record", "atena-diff");
 
 /// Largest request body taken (a page of 1,000 changes is well under it).
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -154,45 +150,23 @@ fn refusal(e: HubError) -> Refusal {
     }
 }
 
-/// Read a pushed batch into journal entries, all or nothing.
+/// Read a pushed batch into journal entries, all or nothing, each entry as a pulled one is read.
 fn decode(set: &MappingSet, body: &[u8]) -> Result<Vec<JournalEntry>, HubError> {
     let bad = |seq: i64, message: String| HubError::Record { seq, message };
     let body: PushBody<'_> = serde_json::from_slice(body)
         .map_err(|e| bad(0, format!("the body is not {{\"changes\": [...]}}: {e}")))?;
-    let (system, interface) = PUSH_MAPPING;
-    let mapping = set
-        .mapping(system, interface, Date::today())
-        .ok_or_else(|| bad(0, format!("no mapping {system}/{interface} is in force today")))?;
+    let diff = ResidentRecordClient::change_mapping(set).map_err(|e| bad(0, e.to_string()))?;
     let mut entries = Vec::with_capacity(body.changes.len());
-    let (mut record, mut canonical) = (mapping.new_system(), mapping.new_canonical());
     for (i, raw) in body.changes.iter().enumerate() {
         let seq =
             serde_json::from_str::<Seq>(raw.get()).map_err(|e| bad(0, format!("changes[{i}].seq: {e}")))?.seq;
         if seq < 1 {
             return Err(bad(seq, format!("changes[{i}].seq: must be 1 or more")));
         }
-        let at = |e: renkei_mappings::ApplyError| bad(seq, format!("changes[{i}]: {e}"));
-        mapping.decode(raw.get().as_bytes(), &mut record).map_err(at)?;
-        mapping.to_canonical(&record, &mut canonical).map_err(at)?;
-        let resident = canonical.to_resident().map_err(|e| bad(seq, format!("changes[{i}]: {e}")))?;
-        let reason = canonical
-            .get("change.reason")
-            .map(|v| v.to_text())
-            .ok_or_else(|| bad(seq, format!("changes[{i}]: the mapping gives no change.reason")))?;
-        let date = canonical
-            .get("change.date")
-            .and_then(|v| match v {
-                Value::Date(d) => Some(*d),
-                other => Date::parse_any(&other.to_text()).ok(),
-            })
-            .ok_or_else(|| bad(seq, format!("changes[{i}]: the mapping gives no change.date")))?;
-        entries.push(JournalEntry {
-            seq,
-            reason,
-            change_date: date.to_yyyymmdd(),
-            resident: super::journal_resident(&resident),
-            received_at_ms: now_ms(),
-        });
+        let change =
+            ResidentRecordClient::decode_change(&diff, raw.get().as_bytes(), &format!("changes[{i}]"))
+                .map_err(|e| bad(seq, format!("changes[{i}]: {e}")))?;
+        entries.push(super::journal_entry(set, &change));
     }
     Ok(entries)
 }
