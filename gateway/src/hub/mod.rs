@@ -181,7 +181,7 @@ impl Hub {
             let set = self.mappings.current();
             let entries: Vec<JournalEntry> = page.changes.iter().map(|c| journal_entry(&set, c)).collect();
             let full_page = page.changes.len() >= self.config.batch as usize;
-            taken += self.append(entries).await?;
+            taken += self.append(entries).await?.0;
             position = last;
             if !full_page {
                 break;
@@ -190,11 +190,12 @@ impl Hub {
         Ok(taken)
     }
 
-    /// Append to the journal as holder of the source's lease, and wake the subscribers.
-    async fn append(&self, entries: Vec<JournalEntry>) -> Result<usize, HubError> {
+    /// Append to the journal as holder of the source's lease, and wake the subscribers. Returns
+    /// how many entries were new and the journal's end.
+    async fn append(&self, entries: Vec<JournalEntry>) -> Result<(usize, i64), HubError> {
         let owner = self.owner.clone();
         let names: Vec<String> = self.subscribers.iter().map(|s| s.name().to_owned()).collect();
-        let added =
+        let (added, position) =
             self.db.write(move |c| feed::append(c, &owner, &names, &entries)).await?.ok_or_else(|| {
                 HubError::Delivery {
                     subscriber: SOURCE.into(),
@@ -202,10 +203,9 @@ impl Hub {
                 }
             })?;
         if added > 0 {
-            let position = self.db.read(feed::source_position).await?;
             self.arrived.send_replace(position);
         }
-        Ok(added)
+        Ok((added, position))
     }
 
     async fn subscriber_loop(&self, index: usize, mut shutdown: watch::Receiver<bool>) {

@@ -90,8 +90,7 @@ impl PushIntake {
                 message: "another replica is taking the feed".into(),
             });
         }
-        let added = self.hub.append(entries).await?;
-        let position = self.hub.db.read(crate::storage::feed::source_position).await?;
+        let (added, position) = self.hub.append(entries).await?;
         Ok(PushOutcome::Taken { added, position })
     }
 

@@ -109,14 +109,14 @@ pub fn cursors(conn: &mut AnyConnection) -> Result<Vec<CursorRow>, StorageError>
 /// transaction, as `owner`. Changes at or before the cursor are already in the journal and are
 /// skipped; a change after a gap is refused, so no subscriber can pass a change that has not
 /// arrived. Each of `subscribers` without a cursor yet gets one at the source's position before
-/// these changes, so it receives them. Returns how many were new, or `None` if `owner` no longer
-/// holds the source's lease.
+/// these changes, so it receives them. Returns how many were new and the source's position after
+/// them, or `None` if `owner` no longer holds the source's lease.
 pub fn append(
     conn: &mut AnyConnection,
     owner: &str,
     subscribers: &[String],
     entries: &[JournalEntry],
-) -> Result<Option<usize>, StorageError> {
+) -> Result<Option<(usize, i64)>, StorageError> {
     let Some(row) = feed_cursors::table
         .find(SOURCE)
         .filter(feed_cursors::leased_by.eq(owner))
@@ -155,7 +155,7 @@ pub fn append(
     if added > 0 {
         set_position(conn, SOURCE, owner, position, None)?;
     }
-    Ok(Some(added))
+    Ok(Some((added, position)))
 }
 
 /// Move `owner`'s cursor `name` to `position` with `pending_to`, clearing the error. Returns
