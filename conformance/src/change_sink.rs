@@ -30,7 +30,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// A batch as it arrived, once per key.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReceivedBatch {
     pub idempotency_key: String,
     pub first_seq: u64,
@@ -67,7 +67,10 @@ pub struct ChangeLedger {
 impl ChangeLedger {
     /// The route, ready to merge into a simulator's router.
     pub fn router(&self) -> Router {
-        Router::new().route("/api/v1/atena-diff", post(receive)).with_state(self.inner.clone())
+        Router::new()
+            .route("/api/v1/atena-diff", post(receive))
+            .route(CHANGES_PATH, axum::routing::get(batches))
+            .with_state(self.inner.clone())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -147,6 +150,15 @@ impl ChangeSinkHandle {
 
 fn answer(status: StatusCode, body: serde_json::Value) -> Response {
     (status, axum::Json(body)).into_response()
+}
+
+/// Where testers read the batches taken, in arrival order, as JSON. Not part of any vendor's
+/// interface.
+pub const CHANGES_PATH: &str = "/api/v1/_conformance/changes";
+
+async fn batches(State(inner): State<Arc<Mutex<Inner>>>) -> Response {
+    let list = inner.lock().unwrap_or_else(PoisonError::into_inner).batches.clone();
+    (StatusCode::OK, axum::Json(list)).into_response()
 }
 
 async fn receive(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> Response {

@@ -61,6 +61,41 @@ impl Fault {
     }
 }
 
+impl Fault {
+    /// Faults as a tester writes them on the command line, comma-separated, in the order the
+    /// requests or files take them: `unavailable`, `lose-response`, `drop`, `duplicate-ack`,
+    /// `malformed`, `disk-full`, `latency=200ms`, `timeout=5s`.
+    pub fn parse_list(spec: &str) -> Result<Vec<Fault>, String> {
+        let duration = |value: &str| -> Result<Duration, String> {
+            let (number, unit) =
+                value.split_at(value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len()));
+            let n: u64 = number.parse().map_err(|_| format!("{value:?}: write a duration as 200ms or 5s"))?;
+            match unit {
+                "ms" => Ok(Duration::from_millis(n)),
+                "s" => Ok(Duration::from_secs(n)),
+                _ => Err(format!("{value:?}: write a duration as 200ms or 5s")),
+            }
+        };
+        spec.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|entry| match entry.split_once('=') {
+                Some(("latency", d)) => duration(d).map(Fault::Latency),
+                Some(("timeout", d)) => duration(d).map(Fault::Timeout),
+                None if entry == "unavailable" => Ok(Fault::Unavailable),
+                None if entry == "lose-response" => Ok(Fault::LoseResponse),
+                None if entry == "drop" => Ok(Fault::DropConnection),
+                None if entry == "duplicate-ack" => Ok(Fault::DuplicateAck),
+                None if entry == "malformed" => Ok(Fault::Malformed),
+                None if entry == "disk-full" => Ok(Fault::DiskFull),
+                _ => Err(format!(
+                    "{entry:?} is no fault (unavailable, lose-response, drop, duplicate-ack, malformed, disk-full, latency=D, timeout=D)"
+                )),
+            })
+            .collect()
+    }
+}
+
 /// Faults waiting for the next requests, shared by a simulator and its handle.
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
@@ -188,6 +223,22 @@ mod tests {
         disk.set_space(None);
         disk.writer(&mut out).write_all(b"def").unwrap();
         assert_eq!(out, b"abcdef");
+    }
+
+    #[test]
+    fn fault_lists_parse_as_written_and_name_what_is_wrong() {
+        assert_eq!(
+            Fault::parse_list("unavailable, latency=200ms,timeout=5s,drop").unwrap(),
+            [
+                Fault::Unavailable,
+                Fault::Latency(Duration::from_millis(200)),
+                Fault::Timeout(Duration::from_secs(5)),
+                Fault::DropConnection
+            ]
+        );
+        assert!(Fault::parse_list("").unwrap().is_empty());
+        assert!(Fault::parse_list("latency=fast").unwrap_err().contains("200ms"));
+        assert!(Fault::parse_list("gremlins").unwrap_err().starts_with("\"gremlins\" is no fault"));
     }
 
     #[test]

@@ -13,8 +13,12 @@
 //!   taking records in the layouts of their mapping files over REST and file transfer.
 //! - [`applications`]: applications as staff key them in, for tests.
 //! - [`faults`]: the faults every simulator can be made to show, per request or file.
+//! - [`receiver`]: how the simulated systems read what they take — their own decoders, written
+//!   from the interface layouts, sharing no code with renkei's mappings.
+//! - [`suite`] and [`runner`]: conformance suites as data (`conformance/suites/*.toml`), and the
+//!   runner that drives the gateway through a visit per case and checks what each system got.
 //!
-//! Tests, the demo and the conformance self-checks use this crate; renkei's serving path never
+//! Tests, the demo, `renkei simulate` and `renkei conformance` use this crate; renkei's serving path never
 //! links it except through `renkei demo`.
 
 pub mod applications;
@@ -23,7 +27,24 @@ pub mod change_sink;
 pub mod core_system;
 pub mod faults;
 pub mod population;
+pub mod receiver;
 pub mod resident_record;
+pub mod runner;
+pub mod suite;
+
+/// A client for plain HTTP on loopback (the simulators' endpoints). In a workspace build
+/// reqwest is compiled without a default TLS provider (renkei picks rustls' ring provider
+/// explicitly), so one is handed over.
+pub fn http_client() -> reqwest::Client {
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports the default versions")
+    .with_root_certificates(rustls::RootCertStore::empty())
+    .with_no_client_auth();
+    reqwest::Client::builder().use_preconfigured_tls(tls).build().expect("a plain HTTP client")
+}
 
 /// How long a simulator's shutdown waits for open connections before dropping them.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);

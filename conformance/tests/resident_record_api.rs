@@ -536,15 +536,6 @@ async fn unknown_routes_answer_json_and_shutdown_stops_the_server() {
     assert!(client.get(url).send().await.is_err(), "nothing listens after shutdown");
 }
 
-/// A client for plain HTTP on loopback. In a workspace build reqwest is compiled without a
-/// default TLS provider (renkei picks rustls' ring provider explicitly), so one is handed over.
 fn plain_http_client() -> reqwest::Client {
-    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("ring supports the default versions")
-    .with_root_certificates(rustls::RootCertStore::empty())
-    .with_no_client_auth();
-    reqwest::Client::builder().use_preconfigured_tls(tls).build().expect("a plain HTTP client")
+    renkei_conformance::http_client()
 }

@@ -99,8 +99,8 @@ async fn welfare_applications_go_through_their_mappings_over_rest_once_per_key()
     let got = sim.received_by_key("app-1").unwrap();
     assert_eq!(got.interface, "jidou-teate");
     assert_eq!(got.reference, receipt.reference);
-    assert_eq!(got.items["seikyusha_atena_no"], "0000000019");
-    assert_eq!(got.items["koza.meigi_kana"], "ｶｻｲ ﾀﾛｳ", "{got:?}");
+    assert_eq!(got.records[0]["seikyusha_atena_no"], "0000000019");
+    assert_eq!(got.records[0]["koza.meigi_kana"], "ｶｻｲ ﾀﾛｳ", "{got:?}");
 
     let again = welfare.deliver("app-1", &jidou_teate()).await.unwrap();
     assert!(again.duplicate);

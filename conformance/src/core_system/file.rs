@@ -128,11 +128,8 @@ fn refused(detail: &str) -> Vec<(&'static str, String)> {
 /// name starts with.
 fn split_name(shared: &Shared, name: &str) -> Option<(String, String)> {
     let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
-    shared
-        .mappings
-        .mappings()
-        .filter(|m| m.id.system == shared.kind.name())
-        .map(|m| m.id.interface.as_str())
+    crate::receiver::layouts::of_system(shared.kind.name())
+        .map(|l| l.interface)
         .filter(|i| stem.len() > i.len() + 1 && stem.starts_with(*i) && stem.as_bytes()[i.len()] == b'-')
         .max_by_key(|i| i.len())
         .map(|i| (i.to_owned(), stem[i.len() + 1..].to_owned()))

@@ -1,8 +1,9 @@
 //! Simulators of the tax (税), national health insurance (国保) and welfare (福祉) core systems.
 //!
-//! Each takes records in the layouts of its interfaces (the mapping files under
-//! `mappings/systems/<system>/`, the stand-in for a vendor's interface specification) over both
-//! transports a real one offers:
+//! Each reads the records it takes with its own decoder ([`crate::receiver`]), written from its
+//! interfaces' layouts and sharing no code with renkei's mappings, over both transports a real
+//! one offers. (Its answers — member records, certificate data — are written through renkei's
+//! mapping files: they are what renkei reads, and renkei's reading is checked elsewhere.)
 //!
 //! - REST: `POST /api/v1/{interface}` with the record as the body and an `Idempotency-Key`; 201
 //!   and `{"uketsuke_no": …}` for a new key, 200 and the first answer for a key seen before, 422
@@ -24,7 +25,7 @@ mod file;
 mod nhi;
 mod tax;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -38,7 +39,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use renkei_mappings::{Format, Mapping, MappingSet, Value};
+use renkei_mappings::{Mapping, MappingSet};
 use renkei_model::{Date, Resident};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -47,6 +48,7 @@ use tokio::task::JoinHandle;
 use crate::change_sink::ChangeLedger;
 use crate::faults::{self, Disk, Fault, Faults};
 use crate::population::Population;
+use crate::receiver::{self, WireRecord};
 
 /// Which system a simulator stands in for: the name its interfaces are filed under, and what it
 /// does besides taking records.
@@ -80,7 +82,7 @@ impl SystemKind {
 }
 
 /// A record the simulator took: once per idempotency key, however often it was sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Received {
     pub interface: String,
     pub idempotency_key: String,
@@ -88,8 +90,8 @@ pub struct Received {
     pub reference: String,
     /// Requests or files with this key that were taken: 1 when it arrived exactly once.
     pub times_sent: usize,
-    /// Item key → value as the record held it (lists joined with `,`).
-    pub items: BTreeMap<String, String>,
+    /// Every record of the document, as the system's own reader decoded it.
+    pub records: Vec<WireRecord>,
     /// `rest` or `file`.
     pub transport: &'static str,
 }
@@ -150,6 +152,7 @@ impl CoreSystemSimulator {
         });
         let app = Router::new()
             .route("/api/v1/health", get(health))
+            .route(RECEIVED_PATH, get(received))
             .route("/api/v1/member/{atena_no}", get(nhi::member))
             .route("/api/v1/{interface}", post(submit))
             .with_state(shared.clone())
@@ -318,8 +321,8 @@ impl Shared {
                 return Taken::Replayed(first.clone());
             }
         }
-        let items = match self.read(interface, body) {
-            Ok(items) => items,
+        let records = match self.read(interface, body) {
+            Ok(records) => records,
             Err(detail) => {
                 self.ledger().refused.push(Refused {
                     interface: interface.to_owned(),
@@ -346,7 +349,7 @@ impl Shared {
                 ledger.serial
             ),
             times_sent: 1,
-            items,
+            records,
             transport,
         };
         let index = ledger.received.len();
@@ -355,44 +358,48 @@ impl Shared {
         Taken::Accepted(received)
     }
 
-    /// Decode a document of `interface` and check it as the system would: the layout, the
-    /// required items, and that every 宛名番号 it names is a resident. The detail names the item.
-    fn read(&self, interface: &str, body: &[u8]) -> Result<BTreeMap<String, String>, String> {
-        let mapping = self.mapping(interface).ok_or_else(|| format!("{interface}: no such interface"))?;
-        let separator = mapping.record_separator.bytes();
-        let mut record_bytes = body;
-        if let Some(header) = mapping.csv_header() {
-            let rest = record_bytes
-                .strip_prefix(header.as_bytes())
-                .and_then(|r| r.strip_prefix(separator))
-                .ok_or_else(|| "(header): is not the layout's header line".to_owned())?;
-            record_bytes = rest;
+    /// Decode a document of `interface` with the system's own reader ([`crate::receiver`]) and
+    /// check it as the system would: the layout, the required items, one record per person where
+    /// the interface is per person, and that every 宛名番号 it names is a resident. The detail names
+    /// the record and the item.
+    fn read(&self, interface: &str, body: &[u8]) -> Result<Vec<WireRecord>, String> {
+        let layout = receiver::layouts::layout(self.kind.name(), interface)
+            .ok_or_else(|| format!("{interface}: no such interface"))?;
+        let records = receiver::decode(layout, body).map_err(|e| e.to_string())?;
+        if records.is_empty() {
+            return Err("(document): holds no record".to_owned());
         }
-        if mapping.format != Format::Json {
-            record_bytes = record_bytes
-                .strip_suffix(separator)
-                .ok_or_else(|| "(record): does not end with the record separator (truncated?)".to_owned())?;
-        }
-        let mut record = mapping.new_system();
-        mapping.decode(record_bytes, &mut record).map_err(|e| e.to_string())?;
-        let mut items = BTreeMap::new();
-        for (index, item) in mapping.items.iter().enumerate() {
-            let value = record.get(index);
-            if item.required && item.direction.to_system() && value.is_none() {
-                return Err(format!("{}: is required", item.label()));
+        for (n, record) in records.iter().enumerate() {
+            for item in record.items.values().filter(|i| i.key.ends_with("atena_no")) {
+                if !item.value.split(',').all(|n| self.residents.contains_key(n)) {
+                    return Err(format!("record {}: {}: no resident has this 宛名番号", n + 1, item.key));
+                }
             }
-            let Some(value) = value else { continue };
-            let text = match value {
-                Value::List(list) => list.join(","),
-                other => other.to_text(),
-            };
-            if item.key.ends_with("atena_no") && !text.split(',').all(|n| self.residents.contains_key(n)) {
-                return Err(format!("{}: no resident has this 宛名番号", item.label()));
-            }
-            items.insert(item.key.clone(), text);
         }
-        Ok(items)
+        Ok(records)
     }
+}
+
+/// Where testers read what a simulator took: every [`Received`] as JSON, in arrival order
+/// (`?key=` for one idempotency key). Not part of any vendor's interface.
+pub const RECEIVED_PATH: &str = "/api/v1/_conformance/received";
+
+#[derive(serde::Deserialize)]
+struct ReceivedQuery {
+    key: Option<String>,
+}
+
+async fn received(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Query(query): axum::extract::Query<ReceivedQuery>,
+) -> Response {
+    let ledger = shared.ledger();
+    let list: Vec<&Received> = ledger
+        .received
+        .iter()
+        .filter(|r| query.key.as_ref().is_none_or(|k| &r.idempotency_key == k))
+        .collect();
+    (StatusCode::OK, axum::Json(list)).into_response()
 }
 
 async fn health(State(shared): State<Arc<Shared>>) -> Response {

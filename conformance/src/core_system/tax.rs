@@ -12,7 +12,7 @@ pub(super) const REQUEST_INTERFACE: &str = "shoumei";
 
 /// The fixed-length records of the certificate `received` asks for.
 pub(super) fn certificate(shared: &Shared, received: &Received) -> Result<Vec<u8>, String> {
-    let item = |key: &str| received.items.get(key).cloned().unwrap_or_default();
+    let item = |key: &str| received.records[0].get(key).unwrap_or_default().to_owned();
     let interface = match item("shomei_shubetsu").as_str() {
         "01" | "04" => "kazei-shomei",
         "02" => "nozei-shomei",

@@ -35,6 +35,70 @@ pub struct DemoArgs {
     data_dir: PathBuf,
 }
 
+/// Where the simulated core systems of a demo or a conformance run listen.
+#[derive(Debug, Clone)]
+pub(crate) struct SimulatedCity {
+    pub resident_record: String,
+    pub tax: String,
+    pub nhi: String,
+    /// The NHI system's file-transfer inbox (applications).
+    pub nhi_inbox: PathBuf,
+    /// Where the change feed writes NHI member files.
+    pub nhi_feed: PathBuf,
+    pub welfare: String,
+}
+
+impl SimulatedCity {
+    /// The gateway's configuration against these systems, its database in `data_dir`: tax and
+    /// welfare over REST, 国保 異動届 as Shift_JIS CSV files with member lookups over REST, and the
+    /// resident record's differences delivered to the other three.
+    pub(crate) fn config(&self, data_dir: PathBuf) -> anyhow::Result<Config> {
+        let mut config = Config::default();
+        config.storage.data_dir = data_dir;
+        // The synthetic population lives in the wards of 横浜市.
+        config.documents.municipality = "横浜市".into();
+        config.systems.insert("resident-record".into(), SystemConfig::rest(self.resident_record.clone()));
+        config.systems.insert("tax".into(), SystemConfig::rest(self.tax.clone()));
+        config.systems.insert("welfare".into(), SystemConfig::rest(self.welfare.clone()));
+        let file = FileTransferConfig {
+            inbox: Some(self.nhi_inbox.clone()),
+            outbox: None,
+            progress_file: None,
+            poll_interval_ms: 1_000,
+            batch_records: 500,
+            ack_timeout_ms: 30_000,
+            records: None,
+        };
+        config.systems.insert(
+            "nhi".into(),
+            SystemConfig {
+                adapter: None,
+                lookup: Some(RestConfig::new(self.nhi.clone())),
+                transport: TransportConfig::File(file),
+            },
+        );
+        std::fs::create_dir_all(&self.nhi_feed)?;
+        let atena_diff = |url: String| SubscriberConfig {
+            mapping: "resident-record/atena-diff".into(),
+            rest: Some(RestConfig::new(url)),
+            path: "atena-diff".into(),
+            inbox: None,
+        };
+        config.hub.subscribers.insert("tax".into(), atena_diff(self.tax.clone()));
+        config.hub.subscribers.insert("welfare".into(), atena_diff(self.welfare.clone()));
+        config.hub.subscribers.insert(
+            "nhi".into(),
+            SubscriberConfig {
+                mapping: "nhi/member".into(),
+                rest: None,
+                inbox: Some(self.nhi_feed.clone()),
+                ..atena_diff(String::new())
+            },
+        );
+        Ok(config)
+    }
+}
+
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.residents >= HardCase::MIN_POPULATION,
@@ -59,57 +123,23 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let welfare =
         CoreSystemSimulator::new(SystemKind::Welfare, &population, mappings).start(any_port).await?;
 
-    let mut config = Config::default();
+    let nhi_feed = args.data_dir.join("nhi-feed");
+    let data_dir = args.data_dir.clone();
+    let city = SimulatedCity {
+        resident_record: simulator.base_url(),
+        tax: tax.base_url(),
+        nhi: nhi.base_url(),
+        nhi_inbox,
+        nhi_feed: nhi_feed.clone(),
+        welfare: welfare.base_url(),
+    };
+    let mut config = city.config(args.data_dir)?;
     config.server.grpc_listen = args.grpc_listen;
     config.server.http_listen = args.http_listen;
-    let data_dir = args.data_dir.clone();
-    config.storage.data_dir = args.data_dir;
-    // The synthetic population lives in the wards of 横浜市.
-    config.documents.municipality = "横浜市".into();
-    config.systems.insert("resident-record".into(), SystemConfig::rest(simulator.base_url()));
-    config.systems.insert("tax".into(), SystemConfig::rest(tax.base_url()));
-    config.systems.insert("welfare".into(), SystemConfig::rest(welfare.base_url()));
-    // 国保 異動届 go as Shift_JIS CSV files; member lookups over REST.
-    let file = FileTransferConfig {
-        inbox: Some(nhi_inbox),
-        outbox: None,
-        progress_file: None,
-        poll_interval_ms: 1_000,
-        batch_records: 500,
-        ack_timeout_ms: 30_000,
-        records: None,
-    };
-    config.systems.insert(
-        "nhi".into(),
-        SystemConfig {
-            adapter: None,
-            lookup: Some(RestConfig::new(nhi.base_url())),
-            transport: TransportConfig::File(file),
-        },
-    );
     // The resident record's differences go to the other three: 20 changes now, and the hub
     // takes new ones every 10 seconds.
-    let nhi_feed = config.storage.data_dir.join("nhi-feed");
-    std::fs::create_dir_all(&nhi_feed)?;
     let changes = simulator.churn(20, args.seed, renkei_model::Date::today());
     config.hub.poll_interval_ms = 10_000;
-    let atena_diff = |url: String| SubscriberConfig {
-        mapping: "resident-record/atena-diff".into(),
-        rest: Some(RestConfig::new(url)),
-        path: "atena-diff".into(),
-        inbox: None,
-    };
-    config.hub.subscribers.insert("tax".into(), atena_diff(tax.base_url()));
-    config.hub.subscribers.insert("welfare".into(), atena_diff(welfare.base_url()));
-    config.hub.subscribers.insert(
-        "nhi".into(),
-        SubscriberConfig {
-            mapping: "nhi/member".into(),
-            rest: None,
-            inbox: Some(nhi_feed.clone()),
-            ..atena_diff(String::new())
-        },
-    );
     let gateway = renkei_gateway::server::start(config).await?;
 
     let example = population.hard_case(HardCase::IvsName).expect("the population holds every hard case");

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use renkei_gateway::config::Config;
 
 mod card;
+mod conformance;
 mod demo;
 mod hub;
 mod intake;
@@ -12,6 +13,7 @@ mod mappings;
 mod qr;
 mod render;
 mod report;
+mod simulate;
 
 /// renkei — interoperability middleware for municipal counters.
 ///
@@ -64,6 +66,15 @@ enum Command {
     /// Intake files: `renkei intake online FILE` reads online application XML through its
     /// mapping and shows the applications or the refusals.
     Intake(intake::IntakeArgs),
+    /// One simulated core system as its own process (resident record, tax, NHI, welfare),
+    /// decoding what it receives with its own readers; the first line printed is its address.
+    ///
+    /// Example:
+    ///   renkei simulate nhi --listen 127.0.0.1:8102 --inbox /tmp/nhi-inbox --faults unavailable,latency=200ms
+    Simulate(simulate::SimulateArgs),
+    /// Conformance suites: `renkei conformance run [SUITE…] --target demo|ENDPOINTS.toml` writes
+    /// JUnit XML and an HTML report and exits non-zero on a failure; `check` reads suites only.
+    Conformance(conformance::ConformanceArgs),
 }
 
 /// Which database a command reads: the embedded SQLite file in --data-dir, or PostgreSQL.
@@ -194,11 +205,18 @@ pub fn main() -> ExitCode {
             Command::Hub(args) => hub::run(args).await,
             Command::Card(args) => card::run(args).await,
             Command::Qr(args) => qr::run(args),
+            Command::Simulate(args) => simulate::run(args).await,
+            Command::Conformance(args) => {
+                return conformance::run(args)
+                    .await
+                    .map(|passed| if passed { ExitCode::SUCCESS } else { ExitCode::from(2) });
+            }
             Command::Mappings(_) | Command::Intake(_) => unreachable!("handled before the runtime starts"),
         }
+        .map(|()| ExitCode::SUCCESS)
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -68,11 +68,11 @@ async fn a_welfare_application_from_the_counter_reaches_the_welfare_system_throu
     assert_eq!(record.idempotency_key, application_id);
     assert_eq!(record.reference, delivered.receipt);
     // The form's labels became the system's codes through the mapping file.
-    assert_eq!(record.items["techo_shubetsu"], "3");
-    assert_eq!(record.items["tokyu"], "2");
-    assert_eq!(record.items["techo_bango"], "A123456");
+    assert_eq!(record.records[0]["techo_shubetsu"], "3");
+    assert_eq!(record.records[0]["tokyu"], "2");
+    assert_eq!(record.records[0]["techo_bango"], "A123456");
     assert_eq!(
-        record.items["shinseisha_atena_no"].trim_start_matches('0'),
+        record.records[0]["shinseisha_atena_no"].trim_start_matches('0'),
         applicant.atena_number.as_str().trim_start_matches('0')
     );
     welfare.shutdown().await.unwrap();

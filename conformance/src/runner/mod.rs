@@ -1,0 +1,530 @@
+//! The conformance runner, renkei under test: each case is a visit at the counter driven through
+//! the gateway's gRPC API (session, lookup, plan, prefill, what staff key in, submit, and the
+//! backyard center completing pattern-1 work), then what each receiving system got is read back
+//! from it and compared item by item with the case's expectations.
+//!
+//! The receivers are the simulators (`renkei simulate …`), each reached over HTTP at its
+//! inspection path ([`crate::core_system::RECEIVED_PATH`], [`crate::change_sink::CHANGES_PATH`]);
+//! what they hold was decoded by their own readers ([`crate::receiver`]).
+
+pub mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use renkei_model::Resident;
+use renkei_proto::v1 as pb;
+use renkei_proto::v1::admin_service_client::AdminServiceClient;
+use renkei_proto::v1::counter_service_client::CounterServiceClient;
+use serde::Deserialize;
+use tonic::transport::Channel;
+
+use crate::population::{HardCase, Population};
+use crate::receiver::{WireRecord, layouts};
+use crate::suite::{Case, Expect, PerSubjects, Records, Suite};
+
+/// Where the runner finds the gateway and the receivers.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `http://127.0.0.1:50051`.
+    pub grpc: String,
+    /// System name → the simulator's base URL (`http://127.0.0.1:PORT/api/v1`).
+    pub receivers: BTreeMap<String, String>,
+    /// The synthetic population the resident record serves (residents, seed).
+    pub residents: usize,
+    pub seed: u64,
+    /// How long a case waits for its deliveries.
+    pub timeout: Duration,
+}
+
+/// One difference between what a case expects and what a system got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// `nhi/shikaku-shutoku`, or `(visit)` for a step at the counter.
+    pub interface: String,
+    /// 1-based record, where the difference is in one.
+    pub record: Option<usize>,
+    pub item: Option<String>,
+    pub expected: String,
+    pub received: String,
+    pub what: String,
+}
+
+/// How a case ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub suite: String,
+    pub file: String,
+    pub case: Case,
+    pub failures: Vec<Failure>,
+    pub seconds: f64,
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    /// The interfaces the case covers, as reports group it (its first expectation's).
+    pub fn interface(&self) -> String {
+        self.case.expect.first().map_or_else(|| "(none)".to_owned(), Expect::interface_id)
+    }
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("gateway at {endpoint}: {reason}")]
+    Gateway { endpoint: String, reason: String },
+    #[error("receiver {system} at {endpoint}: {reason}")]
+    Receiver { system: String, endpoint: String, reason: String },
+}
+
+/// Run every case of `suites` against `target`, `parallel` at a time, calling `progress` as
+/// each ends. The outcomes come back in suite and case order.
+pub async fn run(
+    target: &Target,
+    suites: &[Suite],
+    parallel: usize,
+    mut progress: impl FnMut(&Outcome),
+) -> Result<Vec<Outcome>, RunError> {
+    let channel = Channel::from_shared(target.grpc.clone())
+        .map_err(|e| RunError::Gateway { endpoint: target.grpc.clone(), reason: e.to_string() })?
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .map_err(|e| RunError::Gateway {
+            endpoint: target.grpc.clone(),
+            reason: format!("cannot connect: {e}"),
+        })?;
+    let http = crate::http_client();
+    for (system, base) in &target.receivers {
+        let url = format!("{base}/health");
+        let answer = http.get(&url).timeout(Duration::from_secs(5)).send().await;
+        if let Err(e) = answer.and_then(reqwest::Response::error_for_status) {
+            return Err(RunError::Receiver {
+                system: system.clone(),
+                endpoint: base.clone(),
+                reason: format!("does not answer: {e}"),
+            });
+        }
+    }
+    let population = Population::generate(target.residents, target.seed);
+    let visit = Visit { target, population: &population, channel, http, run: uuid_like() };
+    let jobs: Vec<(&Suite, &Case)> =
+        suites.iter().flat_map(|s| s.cases.iter().map(move |c| (s, c))).collect();
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; jobs.len()];
+    let mut pending = futures::stream::FuturesUnordered::new();
+    let mut next = 0;
+    use futures::StreamExt;
+    while next < jobs.len() || !pending.is_empty() {
+        while next < jobs.len() && pending.len() < parallel.max(1) {
+            let (suite, case) = jobs[next];
+            let index = next;
+            let visit = &visit;
+            pending.push(async move {
+                let started = Instant::now();
+                let failures = visit.case(case).await;
+                let outcome = Outcome {
+                    suite: suite.name.clone(),
+                    file: suite.file.display().to_string(),
+                    case: case.clone(),
+                    failures,
+                    seconds: started.elapsed().as_secs_f64(),
+                };
+                (index, outcome)
+            });
+            next += 1;
+        }
+        if let Some((index, outcome)) = pending.next().await {
+            progress(&outcome);
+            outcomes[index] = Some(outcome);
+        }
+    }
+    Ok(outcomes.into_iter().flatten().collect())
+}
+
+/// A run-unique prefix for idempotency keys, so a second run against the same gateway is not
+/// answered from the first.
+fn uuid_like() -> String {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("{:x}-{}", nanos, std::process::id())
+}
+
+struct Visit<'a> {
+    target: &'a Target,
+    population: &'a Population,
+    channel: Channel,
+    http: reqwest::Client,
+    run: String,
+}
+
+/// The people of a case.
+struct People<'a> {
+    applicant: &'a Resident,
+    head: Option<&'a Resident>,
+    subjects: Vec<String>,
+}
+
+fn visit_failure(what: impl Into<String>) -> Vec<Failure> {
+    vec![Failure {
+        interface: "(visit)".into(),
+        record: None,
+        item: None,
+        expected: String::new(),
+        received: String::new(),
+        what: what.into(),
+    }]
+}
+
+fn status_text(status: &tonic::Status) -> String {
+    format!("{:?}: {}", status.code(), status.message())
+}
+
+impl Visit<'_> {
+    /// The applicant a household shape stands for.
+    fn applicant(&self, shape: &str) -> Option<&Resident> {
+        if let Some(atena) = shape.strip_prefix("atena:") {
+            return self.population.find(|r| r.atena_number.as_str() == atena);
+        }
+        let household_of = |case: HardCase| {
+            let person = self.population.hard_case(case)?;
+            self.population.household(&person.household_number)?.head()
+        };
+        match shape {
+            "single" => household_of(HardCase::ShowaFirstDay),
+            "children" | "ivs" => household_of(HardCase::IvsName),
+            "three_generations" => household_of(HardCase::ThreeGenerations),
+            "ten" => household_of(HardCase::HouseholdOfTen),
+            "foreign_alias" => self.population.hard_case(HardCase::ForeignWithAlias),
+            "no_fixed_address" => self.population.hard_case(HardCase::NoFixedAddress),
+            "couple" => self
+                .population
+                .households()
+                .iter()
+                .skip(20)
+                .find(|h| h.members.len() == 2 && h.members.iter().all(|m| m.birth_date.year() < 1990))
+                .and_then(|h| h.head()),
+            _ => None,
+        }
+    }
+
+    async fn case(&self, case: &Case) -> Vec<Failure> {
+        let Some(applicant) = self.applicant(&case.household) else {
+            return visit_failure(format!("the population holds no household of shape {}", case.household));
+        };
+        let head = self.population.household(&applicant.household_number).and_then(|h| h.head());
+        let application_id = match self.submit(case, applicant).await {
+            Ok(submitted) => submitted,
+            Err(failures) => return failures,
+        };
+        let people = People { applicant, head, subjects: application_id.1 };
+        let id = application_id.0;
+        let mut failures = Vec::new();
+        let deadline = Instant::now() + self.target.timeout;
+        for expect in &case.expect {
+            failures.extend(self.check(expect, &id, &people, deadline).await);
+        }
+        failures
+    }
+
+    /// The visit at the counter, up to the submission (and the backyard center's completion):
+    /// the application id and its subjects.
+    async fn submit(&self, case: &Case, applicant: &Resident) -> Result<(String, Vec<String>), Vec<Failure>> {
+        let mut counter = CounterServiceClient::new(self.channel.clone());
+        let mut admin = AdminServiceClient::new(self.channel.clone());
+        let event = life_event(&case.event).ok_or_else(|| visit_failure("unknown life event"))? as i32;
+        let atena = applicant.atena_number.to_string();
+        let session = counter
+            .open_session(pb::OpenSessionRequest {
+                counter_id: "conformance".into(),
+                staff_id: "conformance".into(),
+            })
+            .await
+            .map_err(|e| visit_failure(format!("OpenSession: {}", status_text(&e))))?
+            .into_inner()
+            .session_id;
+        counter
+            .lookup_resident(pb::LookupResidentRequest {
+                session_id: session.clone(),
+                key: Some(pb::lookup_resident_request::Key::AtenaNumber(atena.clone())),
+                include_household: true,
+            })
+            .await
+            .map_err(|e| visit_failure(format!("LookupResident: {}", status_text(&e))))?;
+        let plan = counter
+            .plan_procedures(pb::PlanProceduresRequest {
+                session_id: session.clone(),
+                life_event: event,
+                atena_number: atena.clone(),
+                answers: case.answers.clone().into_iter().collect(),
+            })
+            .await
+            .map_err(|e| visit_failure(format!("PlanProcedures: {}", status_text(&e))))?
+            .into_inner();
+        let Some(planned) = plan.procedures.iter().find(|p| p.procedure_id == case.procedure) else {
+            let held: Vec<&str> = plan.procedures.iter().map(|p| p.procedure_id.as_str()).collect();
+            return Err(vec![Failure {
+                interface: "(plan)".into(),
+                record: None,
+                item: None,
+                expected: case.procedure.clone(),
+                received: held.join(" "),
+                what: format!("the plan for {} does not hold {}", case.event, case.procedure),
+            }]);
+        };
+        let forms = counter
+            .prefill_applications(pb::PrefillApplicationsRequest {
+                session_id: session.clone(),
+                procedure_ids: vec![case.procedure.clone()],
+                applicant_atena_number: atena.clone(),
+                life_event: event,
+                answers: case.answers.clone().into_iter().collect(),
+                subject_atena_number: String::new(),
+                evidence: None,
+            })
+            .await
+            .map_err(|e| visit_failure(format!("PrefillApplications: {}", status_text(&e))))?
+            .into_inner()
+            .forms;
+        let form = forms.into_iter().next().ok_or_else(|| visit_failure("PrefillApplications: no form"))?;
+        let subjects = if form.subject_atena_numbers.is_empty() {
+            planned.subject_atena_numbers.clone()
+        } else {
+            form.subject_atena_numbers.clone()
+        };
+        let mut fields = form.fields;
+        for (name, value) in &case.staff {
+            fields.insert(
+                name.clone(),
+                pb::FieldValue { value: value.clone(), provenance: pb::Provenance::Staff as i32 },
+            );
+        }
+        let submitted = counter
+            .submit_applications(pb::SubmitApplicationsRequest {
+                session_id: session.clone(),
+                idempotency_key: format!("{}/{}", self.run, case.id),
+                applications: vec![pb::ApplicationDraft {
+                    procedure_id: case.procedure.clone(),
+                    applicant_atena_number: atena,
+                    subject_atena_numbers: subjects.clone(),
+                    life_event: event,
+                    fields,
+                }],
+            })
+            .await
+            .map_err(|e| visit_failure(format!("SubmitApplications: {}", status_text(&e))))?
+            .into_inner();
+        let application = submitted
+            .applications
+            .into_iter()
+            .next()
+            .ok_or_else(|| visit_failure("SubmitApplications: nothing"))?;
+        // Pattern 1: the backyard center keys it in; completing it starts the delivery.
+        let queued = admin
+            .list_work_items(pb::ListWorkItemsRequest {
+                state: pb::WorkItemState::Queued as i32,
+                department: planned.department.clone(),
+                limit: 1000,
+            })
+            .await
+            .map_err(|e| visit_failure(format!("ListWorkItems: {}", status_text(&e))))?
+            .into_inner()
+            .items;
+        if let Some(item) = queued.iter().find(|i| i.application_id == application.application_id) {
+            let worker = format!("conformance-{}", self.run);
+            admin
+                .claim_work_item(pb::ClaimWorkItemRequest {
+                    work_item_id: item.work_item_id.clone(),
+                    department: String::new(),
+                    worker_id: worker.clone(),
+                })
+                .await
+                .map_err(|e| visit_failure(format!("ClaimWorkItem: {}", status_text(&e))))?;
+            admin
+                .complete_work_item(pb::CompleteWorkItemRequest {
+                    work_item_id: item.work_item_id.clone(),
+                    worker_id: worker,
+                    note: String::new(),
+                })
+                .await
+                .map_err(|e| visit_failure(format!("CompleteWorkItem: {}", status_text(&e))))?;
+        }
+        Ok((application.application_id, subjects))
+    }
+
+    /// What `expect`'s interface got for application `id`, once it has arrived (or the deadline
+    /// has passed), against the expectation.
+    async fn check(&self, expect: &Expect, id: &str, people: &People<'_>, deadline: Instant) -> Vec<Failure> {
+        let interface = expect.interface_id();
+        let fail =
+            |record: Option<usize>, item: Option<&str>, expected: String, received: String, what: String| {
+                Failure {
+                    interface: interface.clone(),
+                    record,
+                    item: item.map(str::to_owned),
+                    expected,
+                    received,
+                    what,
+                }
+            };
+        let Some(base) = self.target.receivers.get(&expect.system) else {
+            return vec![fail(
+                None,
+                None,
+                String::new(),
+                String::new(),
+                format!("no receiver for {}", expect.system),
+            )];
+        };
+        let wanted = match &expect.records {
+            Some(Records::Count(n)) => Some(*n),
+            Some(Records::Per(PerSubjects::Subjects)) => Some(people.subjects.len().max(1)),
+            None => None,
+        };
+        let records = loop {
+            match self.received(base, &expect.interface, id).await {
+                Ok(Some(records)) => break records,
+                Ok(None) if Instant::now() < deadline && wanted != Some(0) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Ok(None) => break Vec::new(),
+                Err(reason) => return vec![fail(None, None, String::new(), String::new(), reason)],
+            }
+        };
+        let mut failures = Vec::new();
+        if let Some(n) = wanted
+            && records.len() != n
+        {
+            failures.push(fail(
+                None,
+                None,
+                format!("{n} records"),
+                format!("{} records", records.len()),
+                "the number of records".into(),
+            ));
+            if records.is_empty() {
+                return failures;
+            }
+        } else if records.is_empty() {
+            failures.push(fail(None, None, "a record".into(), "nothing".into(), "nothing arrived".into()));
+            return failures;
+        }
+        let layout = layouts::layout(&expect.system, &expect.interface);
+        let per_subject = layout.and_then(|l| l.per_subject);
+        if let (Some(item), Some(Records::Per(_))) = (per_subject, &expect.records) {
+            let got: BTreeSet<&str> = records.iter().filter_map(|r| r.get(item)).collect();
+            let want: BTreeSet<&str> = if people.subjects.is_empty() {
+                [people.applicant.atena_number.as_str()].into()
+            } else {
+                people.subjects.iter().map(String::as_str).collect()
+            };
+            for missing in want.difference(&got) {
+                failures.push(fail(
+                    None,
+                    Some(item),
+                    (*missing).to_owned(),
+                    got.iter().copied().collect::<Vec<_>>().join(","),
+                    "no record for this subject".into(),
+                ));
+            }
+        }
+        for (n, record) in records.iter().enumerate() {
+            let subject = per_subject.and_then(|i| record.get(i));
+            let resolve = |template: &str| people.resolve(template, subject);
+            let mut expected: Vec<(&String, String)> =
+                expect.each.iter().map(|(k, v)| (k, resolve(v))).collect();
+            if let Some(exact) = expect.record.get(n) {
+                expected.extend(exact.iter().map(|(k, v)| (k, resolve(v))));
+            }
+            for (item, want) in expected {
+                let got = record.get(item).unwrap_or_default();
+                if got != want {
+                    failures.push(fail(Some(n + 1), Some(item), want, got.to_owned(), "item value".into()));
+                }
+            }
+            for item in &expect.not_sent {
+                if let Some(got) = record.get(item) {
+                    failures.push(fail(
+                        Some(n + 1),
+                        Some(item),
+                        String::new(),
+                        got.to_owned(),
+                        "must not be sent".into(),
+                    ));
+                }
+            }
+            for (item, hex) in &expect.bytes {
+                let want: String =
+                    hex.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase();
+                let got =
+                    record.item(item).and_then(|i| i.bytes.as_ref()).map(|b| hex_of(b)).unwrap_or_default();
+                if got != want {
+                    failures.push(fail(Some(n + 1), Some(item), want, got, "item bytes".into()));
+                }
+            }
+        }
+        failures
+    }
+
+    /// The records `interface` got for application `id`: `None` while nothing has arrived.
+    async fn received(
+        &self,
+        base: &str,
+        interface: &str,
+        id: &str,
+    ) -> Result<Option<Vec<WireRecord>>, String> {
+        #[derive(Deserialize)]
+        struct Got {
+            interface: String,
+            records: Vec<WireRecord>,
+        }
+        let url = format!("{base}/{}", crate::core_system::RECEIVED_PATH.trim_start_matches("/api/v1/"));
+        let answer = self
+            .http
+            .get(&url)
+            .query(&[("key", id)])
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| format!("the receiver at {base} does not answer: {e}"))?;
+        let got: Vec<Got> = answer.json().await.map_err(|e| format!("the receiver at {base}: {e}"))?;
+        Ok(got.into_iter().find(|g| g.interface == interface).map(|g| g.records))
+    }
+}
+
+impl People<'_> {
+    /// A value template with the case's people filled in.
+    fn resolve(&self, template: &str, subject: Option<&str>) -> String {
+        if !template.contains('{') {
+            return template.to_owned();
+        }
+        template
+            .replace("{applicant.atena_number}", self.applicant.atena_number.as_str())
+            .replace("{applicant.household_number}", self.applicant.household_number.as_str())
+            .replace("{head.atena_number}", self.head.map_or("", |h| h.atena_number.as_str()))
+            .replace("{subject.atena_number}", subject.unwrap_or(""))
+            .replace("{subjects.atena_numbers}", &self.subjects.join(","))
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn life_event(name: &str) -> Option<pb::LifeEvent> {
+    Some(match name {
+        "move_in" => pb::LifeEvent::MoveIn,
+        "move_in_from_abroad" => pb::LifeEvent::MoveInFromAbroad,
+        "move_out" => pb::LifeEvent::MoveOut,
+        "move_out_abroad" => pb::LifeEvent::MoveOutAbroad,
+        "move_within" => pb::LifeEvent::MoveWithin,
+        "birth" => pb::LifeEvent::Birth,
+        "death" => pb::LifeEvent::Death,
+        "marriage" => pb::LifeEvent::Marriage,
+        "divorce" => pb::LifeEvent::Divorce,
+        "household_change" => pb::LifeEvent::HouseholdChange,
+        _ => return None,
+    })
+}
