@@ -180,8 +180,8 @@ pub(crate) fn compile(
     if format == Format::Json && charset != Charset::Utf8 {
         cx.at(span_start(&def.mapping), "JSON records are UTF-8 (charset = \"utf-8\")");
     }
-    if format == Format::Xml && !matches!(charset, Charset::Utf8 | Charset::ShiftJis) {
-        cx.at(span_start(&def.mapping), "XML documents are UTF-8 or Shift_JIS");
+    if format == Format::Xml && charset == Charset::JisX0208 {
+        cx.at(span_start(&def.mapping), "XML documents are UTF-8, Shift_JIS or Windows-31J");
     }
     match (&header.record_path, format) {
         (None, Format::Xml) => cx.at(

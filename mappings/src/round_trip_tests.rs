@@ -113,6 +113,32 @@ fn shift_jis_layout_keeps_lossless_items_and_reports_every_shrink() {
 }
 
 #[test]
+fn a_character_read_differently_by_other_decoders_is_shrunk_and_reported_with_its_item() {
+    let set = MappingSet::embedded().unwrap();
+    let m = set.mapping_by_id("nhi/member@1").unwrap();
+    assert_eq!(m.charset, crate::Charset::ShiftJis);
+    let population = population();
+    let mut resident = population
+        .residents()
+        .find(|r| r.address.is_some() && through(m, r).2.is_lossless())
+        .expect("a resident with an address in JIS X 0208")
+        .clone();
+    let address = resident.address.as_mut().unwrap();
+    // ～ U+FF5E is Windows-31J's 0x8160; a strict Shift_JIS decoder reads 0x8160 as 〜 U+301C.
+    address.banchi = renkei_model::MojiText::new("1～3番").unwrap();
+    let (canonical, back, report, bytes) = through(m, &resident);
+    let [d] = &report.degenerations[..] else { panic!("{:?}", report.degenerations) };
+    assert_eq!(m.items[d.item].label(), "K01-018 住所（番地） (banchi)");
+    assert_eq!((d.degeneration.from.as_str(), d.degeneration.to.as_str()), ("～", "〜"));
+    assert_eq!(d.degeneration.how, Shrink::Counterpart);
+    assert!(bytes.windows(2).any(|w| w == [0x81, 0x60]));
+    assert_eq!(back.get("address.banchi").unwrap().to_text(), "1〜3番");
+    let mut system = m.new_system();
+    m.decode(&bytes, &mut system).unwrap();
+    assert_eq!(m.round_trip_failures(&canonical, &system, &report), Vec::<String>::new());
+}
+
+#[test]
 fn debug_output_masks_the_individual_number() {
     let set = MappingSet::embedded().unwrap();
     let resident = population().hard_case(HardCase::IvsName).unwrap().clone();

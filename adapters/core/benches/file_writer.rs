@@ -92,17 +92,17 @@ fn bench(c: &mut Criterion) {
     group.bench_function("renkei: CSV, UTF-8", |b| {
         b.iter_custom(|iters| timed(dir.path(), iters, |d, n| renkei_writer(d, n, &csv_utf8, &layout, &rows)))
     });
-    let csv_sjis = RecordFormat::new(Format::Csv, Charset::ShiftJis);
-    group.bench_function("renkei: CSV, Shift_JIS", |b| {
+    let csv_sjis = RecordFormat::new(Format::Csv, Charset::Cp932);
+    group.bench_function("renkei: CSV, Windows-31J", |b| {
         b.iter_custom(|iters| timed(dir.path(), iters, |d, n| renkei_writer(d, n, &csv_sjis, &layout, &rows)))
     });
-    let fixed_sjis = RecordFormat::new(Format::Fixed, Charset::ShiftJis);
-    group.bench_function("renkei: fixed-length, Shift_JIS", |b| {
+    let fixed_sjis = RecordFormat::new(Format::Fixed, Charset::Cp932);
+    group.bench_function("renkei: fixed-length, Windows-31J", |b| {
         b.iter_custom(|iters| {
             timed(dir.path(), iters, |d, n| renkei_writer(d, n, &fixed_sjis, &layout, &rows))
         })
     });
-    group.bench_function("renkei: fixed-length, Shift_JIS, unpublished", |b| {
+    group.bench_function("renkei: fixed-length, Windows-31J, unpublished", |b| {
         b.iter_custom(|iters| {
             timed(dir.path(), iters, |d, n| renkei_unpublished(d, n, &fixed_sjis, &layout, &rows))
         })

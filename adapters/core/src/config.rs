@@ -21,7 +21,7 @@
 //! ack_timeout_ms = 30000            # how long a delivery waits for NAME.ack
 //! [systems.nhi.records]             # for adapters without a mapping; a mapping's layout wins
 //! format = "fixed"                  # or "csv", "xml"
-//! charset = "shift_jis"             # or "utf-8"
+//! charset = "shift_jis"             # or "cp932" (Windows-31J), "utf-8"
 //! terminator = "crlf"
 //! ```
 

@@ -3,7 +3,7 @@
 //!
 //! - [`rest`]: REST/JSON over reqwest + rustls, with mutual TLS and `client_secret_jwt` client
 //!   authentication;
-//! - [`file`]: CSV and fixed-length record files in UTF-8 or Shift_JIS, written atomically and
+//! - [`file`]: CSV and fixed-length record files in UTF-8, Shift_JIS or Windows-31J, written atomically and
 //!   picked up with completion and acknowledgement files, resumable after a crash;
 //! - [`xml`]: streaming XML records over quick-xml.
 //!

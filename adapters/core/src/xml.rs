@@ -13,7 +13,6 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, BufRead, Read, Write};
 
-use encoding_rs::{DecoderResult, SHIFT_JIS};
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
@@ -423,16 +422,15 @@ fn count(at: &mut At, bytes: &[u8]) {
     }
 }
 
-/// Transcodes a Shift_JIS byte stream to UTF-8 as it is read, refusing malformed bytes with
-/// their offset in the original input.
+/// Transcodes a Shift_JIS or Windows-31J byte stream ([`Charset::ShiftJis`], [`Charset::Cp932`])
+/// to UTF-8 as it is read, refusing malformed bytes with their offset in the original input.
 pub struct ShiftJisToUtf8<R> {
     inner: R,
-    decoder: encoding_rs::Decoder,
+    charset: Charset,
     input: Vec<u8>,
     input_len: usize,
     output: Vec<u8>,
     output_pos: usize,
-    output_len: usize,
     consumed: u64,
     eof: bool,
 }
@@ -444,19 +442,32 @@ impl<R> fmt::Debug for ShiftJisToUtf8<R> {
 }
 
 impl<R: Read> ShiftJisToUtf8<R> {
-    pub fn new(inner: R) -> Self {
+    pub fn new(inner: R, charset: Charset) -> Self {
         Self {
             inner,
-            decoder: SHIFT_JIS.new_decoder_without_bom_handling(),
+            charset,
             input: vec![0; 64 * 1024],
             input_len: 0,
-            output: vec![0; 64 * 1024 * 3 / 2 + 16],
+            output: Vec::with_capacity(64 * 1024 * 3 / 2 + 16),
             output_pos: 0,
-            output_len: 0,
             consumed: 0,
             eof: false,
         }
     }
+}
+
+/// Where the last whole character of `bytes` ends (a lead byte waits for its trail byte).
+fn whole_characters(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    while i < bytes.len() {
+        let single = bytes[i] < 0x80 || (0xA1..=0xDF).contains(&bytes[i]);
+        let width = if single { 1 } else { 2 };
+        if i + width > bytes.len() {
+            break;
+        }
+        i += width;
+    }
+    i
 }
 
 impl<R: Read> Read for ShiftJisToUtf8<R> {
@@ -471,38 +482,45 @@ impl<R: Read> Read for ShiftJisToUtf8<R> {
 
 impl<R: Read> BufRead for ShiftJisToUtf8<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        while self.output_pos == self.output_len && !(self.eof && self.input_len == 0) {
+        while self.output_pos == self.output.len() && !(self.eof && self.input_len == 0) {
             if !self.eof && self.input_len < self.input.len() {
                 let n = self.inner.read(&mut self.input[self.input_len..])?;
                 self.eof = n == 0;
                 self.input_len += n;
             }
-            let (result, read, written) = self.decoder.decode_to_utf8_without_replacement(
-                &self.input[..self.input_len],
-                &mut self.output,
-                self.eof,
-            );
-            if let DecoderResult::Malformed(bad, extra) = result {
-                let at = self.consumed + (read - usize::from(bad) - usize::from(extra)) as u64;
-                return Err(io::Error::new(
+            // At the end a dangling lead byte is decoded too, and refused.
+            let mut read =
+                if self.eof { self.input_len } else { whole_characters(&self.input[..self.input_len]) };
+            let charset = self.charset;
+            let decoded = match charset.decode(&self.input[..read]) {
+                Err(at) if at > 0 => {
+                    // The text before the bad byte goes out first; the next read stops at it.
+                    read = at;
+                    charset.decode(&self.input[..at])
+                }
+                other => other,
+            };
+            let text = decoded.map_err(|at| {
+                io::Error::new(
                     io::ErrorKind::InvalidData,
-                    format!("byte {at} is not valid Shift_JIS"),
-                ));
-            }
+                    format!("byte {} is not valid {}", self.consumed + at as u64, charset.name()),
+                )
+            })?;
+            self.output.clear();
+            self.output.extend_from_slice(text.as_bytes());
+            self.output_pos = 0;
             self.input.copy_within(read..self.input_len, 0);
             self.input_len -= read;
             self.consumed += read as u64;
-            self.output_pos = 0;
-            self.output_len = written;
-            if self.eof && read == 0 && written == 0 {
+            if self.eof && read == 0 {
                 break;
             }
         }
-        Ok(&self.output[self.output_pos..self.output_len])
+        Ok(&self.output[self.output_pos..])
     }
 
     fn consume(&mut self, amt: usize) {
-        self.output_pos = (self.output_pos + amt).min(self.output_len);
+        self.output_pos = (self.output_pos + amt).min(self.output.len());
     }
 }
 
@@ -550,7 +568,7 @@ impl<W: Write> XmlRecordWriter<W> {
         };
         let mut head = quick_xml::Writer::new(Vec::new());
         if charset == Charset::JisX0208 {
-            return Err(error("XML is not written in JIS X 0208 (use utf-8 or shift_jis)".into()));
+            return Err(error("XML is not written in JIS X 0208 (use utf-8, shift_jis or cp932)".into()));
         }
         let encoding = charset.name();
         let io = |e: io::Error| error(e.to_string());
@@ -645,7 +663,7 @@ impl<W: Write> XmlRecordWriter<W> {
     fn emit(&mut self, utf8: &[u8], record: Option<u64>) -> Result<(), XmlError> {
         let bytes: Cow<'_, [u8]> = match self.charset {
             Charset::Utf8 => Cow::Borrowed(utf8),
-            Charset::ShiftJis | Charset::JisX0208 => {
+            Charset::ShiftJis | Charset::Cp932 | Charset::JisX0208 => {
                 self.encoded.clear();
                 let text = std::str::from_utf8(utf8).map_err(|e| self.error(record, None, e.to_string()))?;
                 let charset = self.charset;
@@ -745,22 +763,37 @@ mod tests {
 
     #[test]
     fn shift_jis_input_is_transcoded_strictly() {
-        let doc = "<?xml version=\"1.0\" encoding=\"Shift_JIS\"?>\n<R><Rec><N>ﾔﾏﾀﾞ 山田</N></Rec><Rec><N>髙橋</N></Rec></R>\n";
-        let (bytes, _, unmappable) = SHIFT_JIS.encode(doc);
-        assert!(!unmappable);
-        let reader = XmlRecordReader::new(ShiftJisToUtf8::new(&bytes[..]), "sj.xml", "/R/Rec").unwrap();
-        let names: Vec<String> =
-            reader.map(|r| r.unwrap().element.child_text("N").unwrap().to_owned()).collect();
-        assert_eq!(names, ["ﾔﾏﾀﾞ 山田", "髙橋"]);
+        let doc = "<?xml version=\"1.0\" encoding=\"Windows-31J\"?>\n<R><Rec><N>ﾔﾏﾀﾞ 山田</N></Rec><Rec><N>髙橋～</N></Rec></R>\n";
+        let mut bytes = Vec::new();
+        Charset::Cp932.encode_into(doc, &mut bytes).unwrap();
+        let read = |bytes: &[u8], charset| -> Vec<Result<String, XmlError>> {
+            XmlRecordReader::new(ShiftJisToUtf8::new(bytes, charset), "sj.xml", "/R/Rec")
+                .unwrap()
+                .map(|r| r.map(|r| r.element.child_text("N").unwrap().to_owned()))
+                .collect()
+        };
+        let names: Vec<String> = read(&bytes, Charset::Cp932).into_iter().map(Result::unwrap).collect();
+        assert_eq!(names, ["ﾔﾏﾀﾞ 山田", "髙橋～"]);
 
-        let mut bad = bytes.into_owned();
+        // Strict Shift_JIS has no 髙 (0xFBFC): the second record stops at its first byte.
+        let names = read(&bytes, Charset::ShiftJis);
+        assert_eq!(names[0].as_deref().unwrap(), "ﾔﾏﾀﾞ 山田");
+        let at = bytes.windows(2).position(|w| w == b"\xfb\xfc").unwrap();
+        let e = names.last().unwrap().as_ref().unwrap_err();
+        assert!(e.rule.contains(&format!("byte {at} is not valid Shift_JIS")), "{e}");
+        // 0x8160 is 〜 U+301C in strict Shift_JIS.
+        let mut strict = bytes.clone();
+        strict[at..at + 2].copy_from_slice(b"\x8d\x82"); // 高
+        assert_eq!(read(&strict, Charset::ShiftJis)[1].as_deref().unwrap(), "高橋〜");
+
+        let mut bad = bytes.clone();
         // 山 is 0x8E 0x52; 0x8E then '<' is not a Shift_JIS character.
         let at = bad.windows(2).position(|w| w == b"\x8e\x52").unwrap() + 1;
         bad[at] = b'<';
-        let items: Vec<_> =
-            XmlRecordReader::new(ShiftJisToUtf8::new(&bad[..]), "sj.xml", "/R/Rec").unwrap().collect();
-        let e = items.last().unwrap().as_ref().unwrap_err();
-        assert!(e.rule.contains(&format!("byte {} is not valid Shift_JIS", at - 1)), "{e}");
+        for charset in [Charset::ShiftJis, Charset::Cp932] {
+            let e = read(&bad, charset).pop().unwrap().unwrap_err();
+            assert!(e.rule.contains(&format!("byte {} is not valid {}", at - 1, charset.name())), "{e}");
+        }
     }
 
     #[test]
@@ -822,16 +855,15 @@ mod tests {
 
     #[test]
     fn the_writer_round_trips_in_both_charsets() {
-        for charset in [Charset::Utf8, Charset::ShiftJis] {
+        for charset in [Charset::Utf8, Charset::ShiftJis, Charset::Cp932] {
+            // Windows-31J carries 髙 and ①; strict Shift_JIS carries JIS's 〜 and −.
+            let second = if charset == Charset::ShiftJis { "高橋　〜−" } else { "髙橋　①" };
             let mut w =
                 XmlRecordWriter::new(Vec::new(), "out.xml", "/Todoke/Records/Record", charset).unwrap();
             w.write_record(&record("1", "山田　太郎")).unwrap();
-            w.write_record(&record("2", "髙橋　①")).unwrap();
+            w.write_record(&record("2", second)).unwrap();
             let bytes = w.finish().unwrap();
-            let text = match charset {
-                Charset::Utf8 => String::from_utf8(bytes.clone()).unwrap(),
-                _ => SHIFT_JIS.decode_without_bom_handling(&bytes).0.into_owned(),
-            };
+            let text = charset.decode_lossy(&bytes);
             assert!(
                 text.starts_with(&format!(
                     "<?xml version=\"1.0\" encoding=\"{}\"?>\n<Todoke>\n<Records>\n",
@@ -841,7 +873,7 @@ mod tests {
             );
             let input: Box<dyn BufRead> = match charset {
                 Charset::Utf8 => Box::new(&bytes[..]),
-                _ => Box::new(ShiftJisToUtf8::new(&bytes[..])),
+                _ => Box::new(ShiftJisToUtf8::new(&bytes[..], charset)),
             };
             let back: Vec<XmlElement> = XmlRecordReader::new(input, "out.xml", "/Todoke/Records/Record")
                 .unwrap()
@@ -854,7 +886,7 @@ mod tests {
                     e
                 })
                 .collect();
-            assert_eq!(back, [record("1", "山田　太郎"), record("2", "髙橋　①")]);
+            assert_eq!(back, [record("1", "山田　太郎"), record("2", second)]);
         }
     }
 
@@ -869,7 +901,7 @@ mod tests {
         assert!(e.rule.contains("a record is <Record>, not <Other>"), "{e}");
         w.write_record(&record("1", "葛西")).unwrap();
         assert_eq!(w.records(), 1);
-        let text = SHIFT_JIS.decode_without_bom_handling(&w.finish().unwrap()).0.into_owned();
+        let text = Charset::ShiftJis.decode_lossy(&w.finish().unwrap());
         assert_eq!(text.matches("<Record ").count(), 1, "the refused record left nothing behind");
     }
 }

@@ -193,7 +193,9 @@ impl OnlineIntake {
             }),
         };
         let input: Box<dyn BufRead + 'a> = match self.mapping.charset {
-            Charset::ShiftJis => Box::new(ShiftJisToUtf8::new(buffered)),
+            charset @ (Charset::ShiftJis | Charset::Cp932) => {
+                Box::new(ShiftJisToUtf8::new(buffered, charset))
+            }
             _ => Box::new(buffered),
         };
         let layout = self.mapping.xml_layout().expect("checked in new");
@@ -396,12 +398,13 @@ fn check_declaration(input: &mut impl BufRead, charset: Charset) -> Result<(), S
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
         .collect::<String>()
         .to_ascii_lowercase();
+    let shift_jis = matches!(declared.as_str(), "shift_jis" | "shift-jis" | "sjis" | "x-sjis" | "ms_kanji");
     let same = match charset {
         Charset::Utf8 => matches!(declared.as_str(), "utf-8" | "utf8"),
-        _ => matches!(
-            declared.as_str(),
-            "shift_jis" | "shift-jis" | "sjis" | "x-sjis" | "windows-31j" | "cp932" | "ms_kanji"
-        ),
+        // A Windows-31J file read as strict Shift_JIS would have ～ read as 〜 and so on: refused.
+        Charset::ShiftJis | Charset::JisX0208 => shift_jis,
+        // Windows-31J files are often declared Shift_JIS; the mapping says how they are read.
+        Charset::Cp932 => shift_jis || matches!(declared.as_str(), "windows-31j" | "cp932" | "ms932"),
     };
     if same {
         Ok(())
@@ -642,6 +645,13 @@ mod tests {
         let r = batch.refused.last().unwrap();
         assert_eq!(r.kind, RefusalKind::Encoding, "{r}");
         assert!(r.rule.contains("is not valid Shift_JIS"), "{r}");
+
+        // A file declared Windows-31J is not read as strict Shift_JIS.
+        let declared = doc.replace("encoding=\"Shift_JIS\"", "encoding=\"Windows-31J\"");
+        let (cp932, _, _) = encoding_rs::SHIFT_JIS.encode(&declared);
+        let batch = intake.read("cp932.xml", &cp932[..]);
+        let [r] = &batch.refused[..] else { panic!("{:?}", batch.refused) };
+        assert!(r.rule.contains("\"windows-31j\"; this mapping reads shift_jis"), "{r}");
     }
 
     #[test]

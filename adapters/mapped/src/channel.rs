@@ -136,9 +136,11 @@ fn content_type(format: Format, charset: Charset) -> &'static str {
     match (format, charset) {
         (Format::Json, _) => "application/json",
         (Format::Csv, Charset::Utf8) => "text/csv; charset=utf-8",
+        (Format::Csv, Charset::Cp932) => "text/csv; charset=Windows-31J",
         (Format::Csv, _) => "text/csv; charset=Shift_JIS",
         (Format::Fixed, _) => "application/octet-stream",
         (Format::Xml, Charset::Utf8) => "application/xml; charset=utf-8",
+        (Format::Xml, Charset::Cp932) => "application/xml; charset=Windows-31J",
         (Format::Xml, _) => "application/xml; charset=Shift_JIS",
     }
 }

@@ -5,7 +5,7 @@
 
 use super::{FieldSpec, Pad, RecordLayout};
 
-/// The layout of [`people`]' rows: 122 bytes in Shift_JIS.
+/// The layout of [`people`]' rows: 122 bytes in Windows-31J (髙 is one of its extensions).
 pub fn layout() -> RecordLayout {
     RecordLayout::new(vec![
         FieldSpec::new("atena_no", 10, Pad::Zero),

@@ -54,7 +54,7 @@ pub use pickup::{
 };
 pub use reader::{Record, RecordReader};
 /// The charset of record files: the one mappings use ([`renkei_mappings::Charset`]); record
-/// files take `utf-8` and `shift_jis` (Windows-31J).
+/// files take `utf-8`, `shift_jis` (JIS X 0208 as JIS maps it) and `cp932` (Windows-31J).
 pub use renkei_mappings::Charset;
 pub use writer::{RecordFileWriter, WriteError};
 

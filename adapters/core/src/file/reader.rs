@@ -143,7 +143,7 @@ impl RecordReader {
                 let input = match format.charset {
                     Charset::Utf8 => XmlInput::Utf8(BufReader::with_capacity(256 * 1024, file)),
                     // validate() refused JIS X 0208 above.
-                    Charset::ShiftJis | Charset::JisX0208 => XmlInput::ShiftJis(ShiftJisToUtf8::new(file)),
+                    charset => XmlInput::ShiftJis(ShiftJisToUtf8::new(file, charset)),
                 };
                 let record_path = format.record_path.as_deref().unwrap_or_default();
                 let mut reader = XmlRecordReader::new(input, name, record_path)

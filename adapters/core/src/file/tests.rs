@@ -8,7 +8,7 @@ use super::*;
 pub(crate) use super::fixtures::{layout, people};
 
 pub(crate) fn fixed_sjis() -> RecordFormat {
-    RecordFormat::new(Format::Fixed, Charset::ShiftJis)
+    RecordFormat::new(Format::Fixed, Charset::Cp932)
 }
 
 fn write(
@@ -67,7 +67,7 @@ fn shift_jis_fixed_length_round_trip() {
     assert_eq!(written.bytes, 300 * 124);
     let bytes = fs::read(&written.path).unwrap();
     assert_eq!(&bytes[..10], b"0001000000");
-    // 山田 in Shift_JIS, then U+3000 as 0x8140, padded to 24 bytes with ideographic spaces.
+    // 山田 in Windows-31J, then U+3000 as 0x8140, padded to 24 bytes with ideographic spaces.
     assert_eq!(&bytes[10..20], b"\x8e\x52\x93\x63\x81\x40\x91\xbe\x98\x59");
     assert_eq!(&bytes[20..34], b"\x81\x40".repeat(7).as_slice());
     assert_eq!(&bytes[122..124], b"\r\n");
@@ -111,31 +111,58 @@ fn utf8_csv_round_trip_with_quoting_and_header() {
 }
 
 #[test]
+fn strict_shift_jis_records_carry_jis_x0208_as_jis_maps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let format = RecordFormat::new(Format::Fixed, Charset::ShiftJis);
+    let mut w = RecordFileWriter::create(dir.path(), "STRICT.DAT", &format, &layout()).unwrap();
+    let mut rows = people(2);
+    // 髙 is Windows-31J's; ～ U+FF5E would be read as 〜 U+301C by a strict decoder.
+    rows[0][1] = "髙橋".into();
+    let e = w.write_record(&rows[0]).unwrap_err();
+    assert!(e.to_string().ends_with("character 1 of the value, U+9AD9, has no Shift_JIS code"), "{e}");
+    rows[0][1] = "山田　～".into();
+    let e = w.write_record(&rows[0]).unwrap_err();
+    assert!(e.to_string().ends_with("character 4 of the value, U+FF5E, has no Shift_JIS code"), "{e}");
+    rows[0][1] = "山田　〜−".into();
+    w.write_record(&rows[0]).unwrap();
+    w.write_record(&rows[1]).unwrap();
+    let written = w.finish().unwrap();
+    let bytes = fs::read(&written.path).unwrap();
+    assert_eq!(&bytes[16..20], b"\x81\x60\x81\x7c", "〜 is 1-33, − is 1-61");
+    let read = read_all(&written.path, &format, &layout());
+    assert_eq!(read[0].as_ref().unwrap().fields[1], "山田　〜−");
+    assert_eq!(read[1].as_ref().unwrap().fields, rows[1]);
+    // Read as Windows-31J, the same bytes are other characters: the charset must be named exactly.
+    let read = read_all(&written.path, &fixed_sjis(), &layout());
+    assert_eq!(read[0].as_ref().unwrap().fields[1], "山田　～－");
+}
+
+#[test]
 fn records_that_cannot_be_written_are_refused_whole_and_the_file_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = RecordFileWriter::create(dir.path(), "OUT.DAT", &fixed_sjis(), &layout()).unwrap();
     let mut rows = people(4);
     w.write_record(&rows[0]).unwrap();
-    // An IVS has no Shift_JIS code: the mapping must degrade it before the file edge.
+    // An IVS has no Windows-31J code: the mapping must degrade it before the file edge.
     rows[1][1] = "葛\u{E0100}西　太郎".into();
     let e = w.write_record(&rows[1]).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "OUT.DAT: record 2, field shimei: character 2 of the value, U+E0100, has no Shift_JIS code"
+        "OUT.DAT: record 2, field shimei: character 2 of the value, U+E0100, has no Windows-31J code"
     );
     rows[1][1] = "𠮷田　花子".into();
     assert!(w.write_record(&rows[1]).unwrap_err().to_string().contains("U+20BB7"));
     rows[1][1] = "葛西　太郎".into();
     rows[1][4] = "東京都千代田区霞が関一丁目一番一号　合同庁舎第一号館　地下一階".into();
     let e = w.write_record(&rows[1]).unwrap_err();
-    assert_eq!(e.to_string(), "OUT.DAT: record 2, field jusho: 62 bytes in Shift_JIS, the field holds 60");
+    assert_eq!(e.to_string(), "OUT.DAT: record 2, field jusho: 62 bytes in Windows-31J, the field holds 60");
     rows[1][4] = "東京都".into();
     rows[1][3] = "1989-01-08".into();
     let e = w.write_record(&rows[1]).unwrap_err();
     assert!(e.to_string().contains("field seinengappi: a zero-padded field takes ASCII digits only"), "{e}");
     let e = w.write_record(&rows[1][..3]).unwrap_err();
     assert!(e.to_string().contains("record 2: 3 values for a layout of 5 fields"), "{e}");
-    // 髙 and ① are Windows-31J extensions, which encoding_rs's Shift_JIS carries.
+    // 髙 and ① are Windows-31J extensions.
     rows[2][1] = "髙橋　①".into();
     w.write_record(&rows[2]).unwrap();
     let written = w.finish().unwrap();
@@ -210,7 +237,7 @@ fn pickup_reports_bad_records_by_field_and_keeps_the_rest_moving() {
     assert_eq!(
         rejected,
         [
-            "IN.DAT: record 2, field shimei: byte 3 of the field is not valid Shift_JIS",
+            "IN.DAT: record 2, field shimei: byte 3 of the field is not valid Windows-31J",
             "IN.DAT: record 4, field seinengappi: a zero-padded field holds ASCII digits only",
             "IN.DAT: record 5: 122 bytes with its terminator, the record length is 124",
         ]
@@ -248,7 +275,7 @@ fn truncated_files_are_reported_and_what_came_before_is_kept() {
     );
 
     // CSV whose last line lost its end.
-    let csv = RecordFormat::new(Format::Csv, Charset::ShiftJis);
+    let csv = RecordFormat::new(Format::Csv, Charset::Cp932);
     let written = write(&csv_dir, "T2.CSV", &csv, &layout(), &rows);
     let len = fs::metadata(&written.path).unwrap().len();
     fs::OpenOptions::new().write(true).open(&written.path).unwrap().set_len(len - 7).unwrap();
@@ -342,7 +369,7 @@ fn a_new_file_under_an_old_name_starts_from_the_beginning() {
 fn xml_files_are_published_and_picked_up_resumably() {
     use crate::xml::{XmlElement, XmlRecordWriter};
     let dir = tempfile::tempdir().unwrap();
-    let mut format = RecordFormat::new(Format::Xml, Charset::ShiftJis);
+    let mut format = RecordFormat::new(Format::Xml, Charset::Cp932);
     format.record_path = Some("/Idou/Record".into());
     let layout = RecordLayout::new(
         ["@seq", "AtenaNo", "Shimei/Kanji", "Shimei/Kana"]
@@ -351,7 +378,7 @@ fn xml_files_are_published_and_picked_up_resumably() {
     );
     let rows = people(25);
     let file = AtomicFile::create(dir.path(), "IDOU.xml").unwrap();
-    let mut w = XmlRecordWriter::new(file, "IDOU.xml", "/Idou/Record", Charset::ShiftJis).unwrap();
+    let mut w = XmlRecordWriter::new(file, "IDOU.xml", "/Idou/Record", Charset::Cp932).unwrap();
     for (i, row) in rows.iter().enumerate() {
         let mut shimei = XmlElement { name: "Shimei".into(), ..XmlElement::default() };
         shimei.children.push(XmlElement::leaf("Kanji", row[1].as_str()));

@@ -184,7 +184,7 @@ impl RecordFileWriter {
 fn ideographic_space(charset: Charset) -> &'static [u8] {
     match charset {
         Charset::Utf8 => "\u{3000}".as_bytes(),
-        Charset::ShiftJis => b"\x81\x40",
+        Charset::ShiftJis | Charset::Cp932 => b"\x81\x40",
         Charset::JisX0208 => b"\x21\x21",
     }
 }
