@@ -45,8 +45,10 @@ use crate::receiver::layouts;
 pub const HOUSEHOLD_SHAPES: [&str; 8] =
     ["single", "couple", "children", "three_generations", "ten", "foreign_alias", "ivs", "no_fixed_address"];
 
-/// The life events, by their names in routing rules.
-pub const LIFE_EVENTS: [&str; 10] = [
+/// The life events, by their names in routing rules, and `request`: a procedure asked for at
+/// the counter with no life event (a certificate, a renewal), not planned.
+pub const LIFE_EVENTS: [&str; 11] = [
+    "request",
     "move_in",
     "move_in_from_abroad",
     "move_out",

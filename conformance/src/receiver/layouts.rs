@@ -200,6 +200,27 @@ pub static LAYOUTS: &[Layout] = &[
             opt("F30-006", "shindansho_date", Date, 10),
         ],
     },
+    Layout {
+        system: "resident-record",
+        interface: "todoke",
+        format: WireFormat::Json,
+        charset: Utf8,
+        per_subject: None,
+        items: &[
+            req("R10-001", "todoke_shubetsu", Text, 10),
+            req("R10-002", "idou_date", Date, 8),
+            req("R10-003", "todokede_atena_no", Digits, 15),
+            opt("R10-004", "taisho_atena_no", List, 15),
+            opt("R10-005", "shin_jusho.todofuken", Text, 10),
+            opt("R10-006", "shin_jusho.shikuchoson", Text, 30),
+            opt("R10-007", "shin_jusho.dantai_code", Digits, 6),
+            opt("R10-008", "shin_jusho.machiaza", Text, 60),
+            opt("R10-009", "shin_jusho.banchi", Text, 60),
+            opt("R10-010", "shin_jusho.katagaki", Text, 100),
+            opt("R10-011", "shin_jusho.yubin_no", Digits, 7),
+            opt("R10-012", "biko", Text, 200),
+        ],
+    },
     // The resident record's differences, as the tax and welfare systems take them
     // (`POST /api/v1/atena-diff`, one JSON object per record in `records`).
     Layout {
@@ -207,9 +228,9 @@ pub static LAYOUTS: &[Layout] = &[
         interface: "atena-diff",
         format: WireFormat::Json,
         charset: Utf8,
-        per_subject: None,
+        per_subject: Some("R01-001"),
         items: &[
-            req("R02-001", "jiyu", Code, 10),
+            req("R02-001", "jiyu", Text, 10),
             req("R02-002", "idou_date", Date, 8),
             req("R01-001", "record.atena_no", Digits, 15),
             req("R01-002", "record.setai_no", Digits, 15),

@@ -130,7 +130,11 @@ impl ResidentRecordSimulator {
     /// Tokio runtime.
     pub fn serve(self, listener: TcpListener) -> io::Result<SimulatorHandle> {
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared { store: RwLock::new(self.store), faults: Faults::default() });
+        let shared = Arc::new(Shared {
+            store: RwLock::new(self.store),
+            faults: Faults::default(),
+            wire: std::sync::Mutex::default(),
+        });
         let app = router(Arc::clone(&shared));
         let (shutdown, signal) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -225,6 +229,18 @@ impl SimulatorHandle {
 struct Shared {
     store: RwLock<Store>,
     faults: Faults,
+    /// Each accepted todoke as the receiver's own layout reads it ([`crate::receiver`]), for
+    /// conformance runs.
+    wire: std::sync::Mutex<Vec<WireTaken>>,
+}
+
+/// A document as the receiving layout read it, as testers fetch it from
+/// [`crate::core_system::RECEIVED_PATH`].
+#[derive(Debug, Clone, serde::Serialize)]
+struct WireTaken {
+    interface: &'static str,
+    idempotency_key: String,
+    records: Vec<crate::receiver::WireRecord>,
 }
 
 impl Shared {
@@ -249,6 +265,7 @@ fn router(state: AppState) -> Router {
         .route("/api/v1/changes", get(changes))
         .route("/api/v1/todoke", post(todoke))
         .route("/api/v1/health", get(health))
+        .route(crate::core_system::RECEIVED_PATH, get(wire_received))
         .route_layer(middleware::from_fn(log_request))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -405,6 +422,21 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, String> {
     Ok(key.to_owned())
 }
 
+#[derive(serde::Deserialize)]
+struct KeyQuery {
+    key: Option<String>,
+}
+
+async fn wire_received(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<KeyQuery>,
+) -> Response {
+    let taken = state.wire.lock().unwrap_or_else(PoisonError::into_inner);
+    let list: Vec<&WireTaken> =
+        taken.iter().filter(|t| query.key.as_ref().is_none_or(|k| &t.idempotency_key == k)).collect();
+    (StatusCode::OK, axum::Json(list)).into_response()
+}
+
 async fn todoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let fault = state.faults.next();
     if let Some(early) = faults::before(fault).await {
@@ -428,6 +460,11 @@ async fn todoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     let outcome = state.write().submit(&key, todoke, Date::today().year());
     let response = match outcome {
         TodokeOutcome::Accepted(uketsuke_no) => {
+            let layout = crate::receiver::layouts::layout("resident-record", "todoke").expect("a layout");
+            if let Ok(records) = crate::receiver::decode(layout, &body) {
+                let taken = WireTaken { interface: "todoke", idempotency_key: key.clone(), records };
+                state.wire.lock().unwrap_or_else(PoisonError::into_inner).push(taken);
+            }
             tracing::info!(idempotency_key = %key, %uketsuke_no, kind = kind.label(), "todoke accepted");
             let status =
                 if fault == Some(Fault::DuplicateAck) { StatusCode::OK } else { StatusCode::CREATED };

@@ -165,6 +165,8 @@ struct People<'a> {
     applicant: &'a Resident,
     head: Option<&'a Resident>,
     subjects: Vec<String>,
+    /// The case's `event_date` as the change feed writes it (YYYYMMDD).
+    event_date: String,
 }
 
 fn visit_failure(what: impl Into<String>) -> Vec<Failure> {
@@ -193,21 +195,48 @@ impl Visit<'_> {
             self.population.household(&person.household_number)?.head()
         };
         match shape {
-            "single" => household_of(HardCase::ShowaFirstDay),
-            "children" | "ivs" => household_of(HardCase::IvsName),
+            // Of working age (under 75, not yet in 後期高齢者医療), from the generated households.
+            "single" => self.generated_household(1),
+            "couple" => self.generated_household(2),
+            "children" => self.generated_family(),
+            "ivs" => household_of(HardCase::IvsName),
             "three_generations" => household_of(HardCase::ThreeGenerations),
             "ten" => household_of(HardCase::HouseholdOfTen),
             "foreign_alias" => self.population.hard_case(HardCase::ForeignWithAlias),
             "no_fixed_address" => self.population.hard_case(HardCase::NoFixedAddress),
-            "couple" => self
-                .population
-                .households()
-                .iter()
-                .skip(20)
-                .find(|h| h.members.len() == 2 && h.members.iter().all(|m| m.birth_date.year() < 1990))
-                .and_then(|h| h.head()),
             _ => None,
         }
+    }
+
+    /// The head of the first generated household of `size` adults of working age.
+    fn generated_household(&self, size: usize) -> Option<&Resident> {
+        let working_age = |r: &Resident| (1962..=2006).contains(&r.birth_date.year());
+        self.population
+            .households()
+            .iter()
+            .skip_while(|h| {
+                h.members.iter().any(|m| HardCase::ALL.iter().any(|c| c.atena_number() == m.atena_number))
+            })
+            .find(|h| h.members.len() == size && h.members.iter().all(working_age))
+            .and_then(|h| h.head())
+    }
+
+    /// The head of the first generated household with children of several ages (school age
+    /// and younger).
+    fn generated_family(&self) -> Option<&Resident> {
+        let year = |r: &Resident| r.birth_date.year();
+        self.population
+            .households()
+            .iter()
+            .skip_while(|h| {
+                h.members.iter().any(|m| HardCase::ALL.iter().any(|c| c.atena_number() == m.atena_number))
+            })
+            .find(|h| {
+                // Under 18, in two or more years of birth, one of them under six.
+                let children: BTreeSet<i32> = h.members.iter().map(year).filter(|y| *y >= 2009).collect();
+                children.len() >= 2 && children.iter().any(|y| *y >= 2021)
+            })
+            .and_then(|h| h.head())
     }
 
     async fn case(&self, case: &Case) -> Vec<Failure> {
@@ -219,10 +248,15 @@ impl Visit<'_> {
             Ok(submitted) => submitted,
             Err(failures) => return failures,
         };
-        let people = People { applicant, head, subjects: application_id.1 };
-        let id = application_id.0;
+        let event_date = case.staff.get("event_date").map(|d| d.replace('-', "")).unwrap_or_default();
+        let (id, subjects, session) = application_id;
+        let people = People { applicant, head, subjects, event_date };
         let mut failures = Vec::new();
         let deadline = Instant::now() + self.target.timeout;
+        // "Nothing arrives" can only be told once the delivery has come to an end.
+        if case.expect.iter().any(|e| e.records == Some(Records::Count(0))) {
+            self.settled(&session, &id, deadline).await;
+        }
         for expect in &case.expect {
             failures.extend(self.check(expect, &id, &people, deadline).await);
         }
@@ -231,7 +265,11 @@ impl Visit<'_> {
 
     /// The visit at the counter, up to the submission (and the backyard center's completion):
     /// the application id and its subjects.
-    async fn submit(&self, case: &Case, applicant: &Resident) -> Result<(String, Vec<String>), Vec<Failure>> {
+    async fn submit(
+        &self,
+        case: &Case,
+        applicant: &Resident,
+    ) -> Result<(String, Vec<String>, String), Vec<Failure>> {
         let mut counter = CounterServiceClient::new(self.channel.clone());
         let mut admin = AdminServiceClient::new(self.channel.clone());
         let event = life_event(&case.event).ok_or_else(|| visit_failure("unknown life event"))? as i32;
@@ -253,26 +291,31 @@ impl Visit<'_> {
             })
             .await
             .map_err(|e| visit_failure(format!("LookupResident: {}", status_text(&e))))?;
-        let plan = counter
-            .plan_procedures(pb::PlanProceduresRequest {
-                session_id: session.clone(),
-                life_event: event,
-                atena_number: atena.clone(),
-                answers: case.answers.clone().into_iter().collect(),
-            })
-            .await
-            .map_err(|e| visit_failure(format!("PlanProcedures: {}", status_text(&e))))?
-            .into_inner();
-        let Some(planned) = plan.procedures.iter().find(|p| p.procedure_id == case.procedure) else {
-            let held: Vec<&str> = plan.procedures.iter().map(|p| p.procedure_id.as_str()).collect();
-            return Err(vec![Failure {
-                interface: "(plan)".into(),
-                record: None,
-                item: None,
-                expected: case.procedure.clone(),
-                received: held.join(" "),
-                what: format!("the plan for {} does not hold {}", case.event, case.procedure),
-            }]);
+        // A procedure asked for with no life event is not planned: its form is opened directly.
+        let planned = if case.event == "request" {
+            None
+        } else {
+            let plan = counter
+                .plan_procedures(pb::PlanProceduresRequest {
+                    session_id: session.clone(),
+                    life_event: event,
+                    atena_number: atena.clone(),
+                    answers: case.answers.clone().into_iter().collect(),
+                })
+                .await
+                .map_err(|e| visit_failure(format!("PlanProcedures: {}", status_text(&e))))?
+                .into_inner();
+            let Some(planned) = plan.procedures.into_iter().find(|p| p.procedure_id == case.procedure) else {
+                return Err(vec![Failure {
+                    interface: "(plan)".into(),
+                    record: None,
+                    item: None,
+                    expected: case.procedure.clone(),
+                    received: String::new(),
+                    what: format!("the plan for {} does not hold {}", case.event, case.procedure),
+                }]);
+            };
+            Some(planned)
         };
         let forms = counter
             .prefill_applications(pb::PrefillApplicationsRequest {
@@ -290,7 +333,7 @@ impl Visit<'_> {
             .forms;
         let form = forms.into_iter().next().ok_or_else(|| visit_failure("PrefillApplications: no form"))?;
         let subjects = if form.subject_atena_numbers.is_empty() {
-            planned.subject_atena_numbers.clone()
+            planned.as_ref().map(|p| p.subject_atena_numbers.clone()).unwrap_or_default()
         } else {
             form.subject_atena_numbers.clone()
         };
@@ -325,7 +368,7 @@ impl Visit<'_> {
         let queued = admin
             .list_work_items(pb::ListWorkItemsRequest {
                 state: pb::WorkItemState::Queued as i32,
-                department: planned.department.clone(),
+                department: planned.map(|p| p.department).unwrap_or_default(),
                 limit: 1000,
             })
             .await
@@ -351,7 +394,35 @@ impl Visit<'_> {
                 .await
                 .map_err(|e| visit_failure(format!("CompleteWorkItem: {}", status_text(&e))))?;
         }
-        Ok((application.application_id, subjects))
+        Ok((application.application_id, subjects, session))
+    }
+
+    /// Wait until application `id` is delivered, refused or dead-lettered (or the deadline).
+    async fn settled(&self, session: &str, id: &str, deadline: Instant) {
+        let mut counter = CounterServiceClient::new(self.channel.clone());
+        let Ok(stream) =
+            counter.watch_session(pb::WatchSessionRequest { session_id: session.to_owned() }).await
+        else {
+            return;
+        };
+        let mut stream = stream.into_inner();
+        let terminal = [
+            pb::ApplicationStatus::Delivered,
+            pb::ApplicationStatus::Rejected,
+            pb::ApplicationStatus::DeadLettered,
+        ]
+        .map(|s| s as i32);
+        let wait = async {
+            while let Ok(Some(event)) = stream.message().await {
+                if let Some(pb::session_event::Event::Delivery(d)) = event.event
+                    && d.application_id == id
+                    && terminal.contains(&d.status)
+                {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), wait).await;
     }
 
     /// What `expect`'s interface got for application `id`, once it has arrived (or the deadline
@@ -384,7 +455,12 @@ impl Visit<'_> {
             None => None,
         };
         let records = loop {
-            match self.received(base, &expect.interface, id).await {
+            let got = if expect.interface == "atena-diff" {
+                self.changes(base, people).await.map(|r| (r.len() >= wanted.unwrap_or(1)).then_some(r))
+            } else {
+                self.received(base, &expect.interface, id).await
+            };
+            match got {
                 Ok(Some(records)) => break records,
                 Ok(None) if Instant::now() < deadline && wanted != Some(0) => {
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -394,6 +470,18 @@ impl Visit<'_> {
             }
         };
         let mut failures = Vec::new();
+        if wanted == Some(0) {
+            if !records.is_empty() {
+                failures.push(fail(
+                    None,
+                    None,
+                    "nothing".into(),
+                    format!("{} records", records.len()),
+                    "must not be sent".into(),
+                ));
+            }
+            return failures;
+        }
         if let Some(n) = wanted
             && records.len() != n
         {
@@ -411,7 +499,8 @@ impl Visit<'_> {
             failures.push(fail(None, None, "a record".into(), "nothing".into(), "nothing arrived".into()));
             return failures;
         }
-        let layout = layouts::layout(&expect.system, &expect.interface);
+        let layout = layouts::layout(&expect.system, &expect.interface)
+            .or_else(|| layouts::layout("*", &expect.interface));
         let per_subject = layout.and_then(|l| l.per_subject);
         if let (Some(item), Some(Records::Per(_))) = (per_subject, &expect.records) {
             let got: BTreeSet<&str> = records.iter().filter_map(|r| r.get(item)).collect();
@@ -494,6 +583,42 @@ impl Visit<'_> {
     }
 }
 
+impl Visit<'_> {
+    /// The change-feed records a system took about the case's people on the case's date: the
+    /// resident record's differences after the visit's 住民異動届, decoded with the receiver's
+    /// layout.
+    async fn changes(&self, base: &str, people: &People<'_>) -> Result<Vec<WireRecord>, String> {
+        #[derive(Deserialize)]
+        struct Batch {
+            records: Vec<serde_json::Value>,
+        }
+        let url = format!("{base}/{}", crate::change_sink::CHANGES_PATH.trim_start_matches("/api/v1/"));
+        let answer = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| format!("the receiver at {base} does not answer: {e}"))?;
+        let batches: Vec<Batch> = answer.json().await.map_err(|e| format!("the receiver at {base}: {e}"))?;
+        let layout = layouts::layout("*", "atena-diff").expect("the change feed's layout");
+        let mut whose: BTreeSet<&str> = people.subjects.iter().map(String::as_str).collect();
+        if whose.is_empty() {
+            whose.insert(people.applicant.atena_number.as_str());
+        }
+        let mut records = Vec::new();
+        for (n, value) in batches.iter().flat_map(|b| &b.records).enumerate() {
+            let record = crate::receiver::decode_json(layout, n + 1, value).map_err(|e| e.to_string())?;
+            if record.get("R01-001").is_some_and(|a| whose.contains(a))
+                && record.get("R02-002") == Some(people.event_date.as_str())
+            {
+                records.push(record);
+            }
+        }
+        Ok(records)
+    }
+}
+
 impl People<'_> {
     /// A value template with the case's people filled in.
     fn resolve(&self, template: &str, subject: Option<&str>) -> String {
@@ -525,6 +650,7 @@ fn life_event(name: &str) -> Option<pb::LifeEvent> {
         "marriage" => pb::LifeEvent::Marriage,
         "divorce" => pb::LifeEvent::Divorce,
         "household_change" => pb::LifeEvent::HouseholdChange,
+        "request" => pb::LifeEvent::Unspecified,
         _ => return None,
     })
 }

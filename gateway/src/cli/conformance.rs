@@ -116,7 +116,7 @@ async fn run_suites(args: RunArgs) -> anyhow::Result<bool> {
     let suites = load(&args.suites)?;
     let cases: usize = suites.iter().map(|s| s.cases.len()).sum();
     let timeout = Duration::from_secs(args.timeout);
-    let (target, _demo) = if args.target == "demo" {
+    let (target, demo) = if args.target == "demo" {
         let demo = Demo::start(args.residents, args.seed).await?;
         (demo.target(args.residents, args.seed, timeout), Some(demo))
     } else {
@@ -135,7 +135,11 @@ async fn run_suites(args: RunArgs) -> anyhow::Result<bool> {
             eprintln!("  {done}/{cases} cases run");
         }
     })
-    .await?;
+    .await;
+    if let Some(demo) = demo {
+        demo.gateway.shutdown().await?;
+    }
+    let outcomes = outcomes?;
     for (path, text) in [(&args.junit, report::junit(&outcomes)), (&args.html, report::html(&outcomes))] {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
@@ -230,10 +234,15 @@ impl Demo {
     }
 
     fn target(&self, residents: usize, seed: u64, timeout: Duration) -> Target {
-        let receivers = [("tax", &self.city.tax), ("nhi", &self.city.nhi), ("welfare", &self.city.welfare)]
-            .into_iter()
-            .map(|(s, u)| (s.to_owned(), u.clone()))
-            .collect();
+        let receivers = [
+            ("resident-record", &self.city.resident_record),
+            ("tax", &self.city.tax),
+            ("nhi", &self.city.nhi),
+            ("welfare", &self.city.welfare),
+        ]
+        .into_iter()
+        .map(|(s, u)| (s.to_owned(), u.clone()))
+        .collect();
         Target { grpc: format!("http://{}", self.gateway.grpc_addr), receivers, residents, seed, timeout }
     }
 }
