@@ -41,9 +41,24 @@ use serde::Deserialize;
 
 use crate::receiver::layouts;
 
-/// The household shapes a case can name.
-pub const HOUSEHOLD_SHAPES: [&str; 8] =
-    ["single", "couple", "children", "three_generations", "ten", "foreign_alias", "ivs", "no_fixed_address"];
+/// The household shapes a case can name: a single person and a couple of working age, a family
+/// with children of several ages, three generations, a household of ten, a foreign resident with
+/// a 通称 and one without, a special permanent resident, an IVS name, an MJ+ (private use) name, a
+/// 旧氏 user, a person with no fixed address.
+pub const HOUSEHOLD_SHAPES: [&str; 12] = [
+    "single",
+    "couple",
+    "children",
+    "three_generations",
+    "ten",
+    "foreign_alias",
+    "foreign_no_alias",
+    "special_permanent",
+    "ivs",
+    "private_use_name",
+    "former_surname",
+    "no_fixed_address",
+];
 
 /// The life events, by their names in routing rules, and `request`: a procedure asked for at
 /// the counter with no life event (a certificate, a renewal), not planned.

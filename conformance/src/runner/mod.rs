@@ -203,6 +203,10 @@ impl Visit<'_> {
             "three_generations" => household_of(HardCase::ThreeGenerations),
             "ten" => household_of(HardCase::HouseholdOfTen),
             "foreign_alias" => self.population.hard_case(HardCase::ForeignWithAlias),
+            "foreign_no_alias" => self.population.hard_case(HardCase::ForeignWithoutAlias),
+            "special_permanent" => self.population.hard_case(HardCase::SpecialPermanentResident),
+            "private_use_name" => household_of(HardCase::PrivateUseName),
+            "former_surname" => household_of(HardCase::FormerSurname),
             "no_fixed_address" => self.population.hard_case(HardCase::NoFixedAddress),
             _ => None,
         }

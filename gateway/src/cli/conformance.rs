@@ -79,6 +79,10 @@ struct RunArgs {
     /// Seed of the synthetic population (`--target demo`).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// An operator's mapping set for the gateway of `--target demo` (the embedded set otherwise):
+    /// check an edited set against the suites before it goes live.
+    #[arg(long)]
+    mappings: Option<PathBuf>,
 }
 
 /// Suites named on the command line: files, or every `*.toml` of a directory.
@@ -117,7 +121,7 @@ async fn run_suites(args: RunArgs) -> anyhow::Result<bool> {
     let cases: usize = suites.iter().map(|s| s.cases.len()).sum();
     let timeout = Duration::from_secs(args.timeout);
     let (target, demo) = if args.target == "demo" {
-        let demo = Demo::start(args.residents, args.seed).await?;
+        let demo = Demo::start(args.residents, args.seed, args.mappings.clone()).await?;
         (demo.target(args.residents, args.seed, timeout), Some(demo))
     } else {
         (endpoints(Path::new(&args.target), timeout)?, None)
@@ -185,7 +189,7 @@ struct Demo {
 }
 
 impl Demo {
-    async fn start(residents: usize, seed: u64) -> anyhow::Result<Demo> {
+    async fn start(residents: usize, seed: u64, mappings: Option<PathBuf>) -> anyhow::Result<Demo> {
         let dir = tempfile::tempdir()?;
         let exe = std::env::current_exe()?;
         let nhi_inbox = dir.path().join("nhi-inbox");
@@ -229,6 +233,7 @@ impl Demo {
         config.delivery.poll_interval_ms = 50;
         config.delivery.initial_backoff_ms = 100;
         config.hub.poll_interval_ms = 200;
+        config.mappings.dir = mappings;
         let gateway = renkei_gateway::server::start(config).await?;
         Ok(Demo { _children: children, gateway, city, _dir: dir })
     }
