@@ -88,8 +88,11 @@ pub struct Received {
     pub reference: String,
     /// Requests or files with this key that were taken: 1 when it arrived exactly once.
     pub times_sent: usize,
-    /// Item key → value as the record held it (lists joined with `,`).
+    /// Item key → value as the first record held it (lists joined with `,`): the document's one
+    /// record for most interfaces.
     pub items: BTreeMap<String, String>,
+    /// Every record of the document, in order (one per subject for a per-subject interface).
+    pub records: Vec<BTreeMap<String, String>>,
     /// `rest` or `file`.
     pub transport: &'static str,
 }
@@ -318,8 +321,8 @@ impl Shared {
                 return Taken::Replayed(first.clone());
             }
         }
-        let items = match self.read(interface, body) {
-            Ok(items) => items,
+        let records = match self.read(interface, body) {
+            Ok(records) => records,
             Err(detail) => {
                 self.ledger().refused.push(Refused {
                     interface: interface.to_owned(),
@@ -346,7 +349,8 @@ impl Shared {
                 ledger.serial
             ),
             times_sent: 1,
-            items,
+            items: records[0].clone(),
+            records,
             transport,
         };
         let index = ledger.received.len();
@@ -356,8 +360,9 @@ impl Shared {
     }
 
     /// Decode a document of `interface` and check it as the system would: the layout, the
-    /// required items, and that every 宛名番号 it names is a resident. The detail names the item.
-    fn read(&self, interface: &str, body: &[u8]) -> Result<BTreeMap<String, String>, String> {
+    /// required items, and that every 宛名番号 it names is a resident; a CSV or fixed-length
+    /// document holds one or more records, one per line. The detail names the record and item.
+    fn read(&self, interface: &str, body: &[u8]) -> Result<Vec<BTreeMap<String, String>>, String> {
         let mapping = self.mapping(interface).ok_or_else(|| format!("{interface}: no such interface"))?;
         let separator = mapping.record_separator.bytes();
         let mut record_bytes = body;
@@ -373,6 +378,27 @@ impl Shared {
                 .strip_suffix(separator)
                 .ok_or_else(|| "(record): does not end with the record separator (truncated?)".to_owned())?;
         }
+        let lines: Vec<&[u8]> = if mapping.format == Format::Json || separator.is_empty() {
+            vec![record_bytes]
+        } else {
+            split(record_bytes, separator)
+        };
+        let several = lines.len() > 1;
+        lines
+            .into_iter()
+            .enumerate()
+            .map(|(n, line)| {
+                let items = self.read_record(mapping, line);
+                if several { items.map_err(|e| format!("record {}: {e}", n + 1)) } else { items }
+            })
+            .collect()
+    }
+
+    fn read_record(
+        &self,
+        mapping: &Mapping,
+        record_bytes: &[u8],
+    ) -> Result<BTreeMap<String, String>, String> {
         let mut record = mapping.new_system();
         mapping.decode(record_bytes, &mut record).map_err(|e| e.to_string())?;
         let mut items = BTreeMap::new();
@@ -393,6 +419,17 @@ impl Shared {
         }
         Ok(items)
     }
+}
+
+/// The records of a document's body, between separators.
+fn split<'a>(mut body: &'a [u8], separator: &[u8]) -> Vec<&'a [u8]> {
+    let mut records = Vec::new();
+    while let Some(at) = body.windows(separator.len()).position(|w| w == separator) {
+        records.push(&body[..at]);
+        body = &body[at + separator.len()..];
+    }
+    records.push(body);
+    records
 }
 
 async fn health(State(shared): State<Arc<Shared>>) -> Response {
