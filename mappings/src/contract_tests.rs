@@ -202,6 +202,14 @@ fn a_household_of_four_joining_the_nhi_is_four_records() {
     let records = m.application_records(&alone).unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].get("subject").unwrap().to_text(), "0000000019");
+    // Nobody at all: refused, not an empty document.
+    let mut nobody = m.new_canonical();
+    nobody.set("fields.event_date", Value::Text("2026-04-01".into())).unwrap();
+    let e = m.application_records(&nobody).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "applicant: is required: a record per subject needs the subjects or the applicant"
+    );
 }
 
 #[test]

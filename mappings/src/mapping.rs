@@ -360,6 +360,13 @@ impl Mapping {
             return Ok(vec![canonical.clone()]);
         }
         let subjects = canonical.subjects_or_applicant();
+        if subjects.is_empty() {
+            return Err(ApplyError {
+                record: None,
+                item: "applicant".into(),
+                rule: "is required: a record per subject needs the subjects or the applicant".into(),
+            });
+        }
         if self.records == Records::OneSubject && subjects.len() > 1 {
             return Err(ApplyError {
                 record: None,
