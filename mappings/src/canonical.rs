@@ -120,13 +120,18 @@ mod a {
     pub const APPLICANT: usize = 1;
     pub const SUBJECTS: usize = 2;
     pub const LIFE_EVENT: usize = 3;
+    pub const SUBJECT: usize = 4;
 }
 
-const APPLICATION_PATHS: [PathDef; 4] = [
+const APPLICATION_PATHS: [PathDef; 5] = [
     text("procedure", "procedure id (jumin.idou …)"),
     text("applicant", "申請者の宛名番号"),
     PathDef { path: "subjects", kind: ValueKind::List, about: "対象者の宛名番号 (a list)" },
     text("life_event", "move_in, move_within, birth …"),
+    text(
+        "subject",
+        "the 宛名番号 of the person the record is for (mappings with records = per_subject or one_subject)",
+    ),
 ];
 
 mod c {
@@ -595,6 +600,12 @@ impl CanonicalRecord {
                 }
             }
         }
+        // A record of a per-subject document is about its one subject.
+        if let Some(n) = text(a::SUBJECT).and_then(|s| errors.check("subject", AtenaNumber::parse(s)))
+            && !subjects.contains(&n)
+        {
+            subjects.push(n);
+        }
         let life_event = text(a::LIFE_EVENT).and_then(|e| errors.check("life_event", e.parse::<LifeEvent>()));
         let mut fields = BTreeMap::new();
         for (i, name) in self.schema.fields.iter().enumerate() {
@@ -614,12 +625,42 @@ impl CanonicalRecord {
         }
     }
 
+    /// The persons an application is for, by 宛名番号: its subjects, or its applicant alone when
+    /// it names none.
+    pub(crate) fn subjects_or_applicant(&self) -> Vec<String> {
+        debug_assert_eq!(self.schema.kind, CanonicalKind::Application);
+        match &self.slots[a::SUBJECTS] {
+            Some(Value::List(list)) if !list.is_empty() => list.clone(),
+            _ => self.slots[a::APPLICANT].as_ref().map(Value::to_text).into_iter().collect(),
+        }
+    }
+
+    /// The same application seen as the record of one of its persons (`subject`).
+    pub(crate) fn for_subject(&self, subject: &str) -> CanonicalRecord {
+        debug_assert_eq!(self.schema.kind, CanonicalKind::Application);
+        let mut record = self.clone();
+        record.slots[a::SUBJECT] = t(subject);
+        record
+    }
+
     /// Mark a resident record as coming from the change feed: the 異動事由 (renkei's code, e.g.
     /// `move_within`) and the day of the change.
     pub fn set_change(&mut self, reason: &str, date: Date) {
         debug_assert_eq!(self.schema.kind, CanonicalKind::Resident);
         self.slots[r::CHANGE_REASON] = t(reason);
         self.slots[r::CHANGE_DATE] = Some(Value::Date(date));
+    }
+
+    /// Whether the record holds what the canonical model accepts for its kind (a resident, an
+    /// application, a certificate's subject); every broken rule names its path, never the value.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        match self.schema.kind {
+            CanonicalKind::Resident => self.to_resident().map(|_| ()),
+            CanonicalKind::Application => self.to_application(Provenance::Staff).map(|_| ()),
+            CanonicalKind::Certificate => {
+                self.certificate_subject().map(|_| ()).map_err(ValidationErrors::from)
+            }
+        }
     }
 
     /// The subject of a certificate record, checked.

@@ -42,6 +42,11 @@ pub struct FormField {
     /// the field to be entered.
     #[serde(default)]
     pub prefill: Option<Expr>,
+    /// Why the field reaches no item of the interfaces the procedure goes through (printed on
+    /// the form for the resident, used to choose the interface, kept at the counter …). `check`
+    /// refuses a field of a procedure with a mapping that is neither sent nor declared here.
+    #[serde(default)]
+    pub not_sent: Option<String>,
 }
 
 impl FormField {
@@ -167,6 +172,12 @@ impl ProcedureDef {
     }
 }
 
+/// The line of form field `name` in its procedure file.
+fn field_line(file: &SourceFile, name: &str) -> Option<usize> {
+    let needle = format!("name = \"{name}\"");
+    file.text.find(&needle).or_else(|| file.text.find(&format!("\"{name}\""))).map(|o| line_of(&file.text, o))
+}
+
 /// Every procedure, by id.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
@@ -190,7 +201,7 @@ impl Catalog {
             };
             let mut names = std::collections::BTreeSet::new();
             for field in &def.fields {
-                let line = file.text.find(&format!("\"{}\"", field.name)).map(|o| line_of(&file.text, o));
+                let line = field_line(file, &field.name);
                 if let Err(e) = validate_field_name(&field.name) {
                     problems.push(problem(line, format!("field {:?}: {}", field.name, e.rule)));
                 }
@@ -225,11 +236,13 @@ impl Catalog {
 
     /// Checks every procedure's `mapping` against the set's mappings: each names
     /// `system/interface` of its own target system, an interface some mapping file of canonical
-    /// kind `application` defines, whose required form values (`fields.…`) the form has; and a
-    /// choice covers every value its field offers.
+    /// kind `application` defines; every form value (`fields.…`) a version of it reads going to
+    /// the system is a field of the form; every field of the form reaches an item of some
+    /// interface the procedure goes through, or says why not (`not_sent`); and a choice covers
+    /// every value its field offers.
     pub(crate) fn check_mappings<'m>(
         &self,
-        defines: impl Fn(&str, &str) -> Option<&'m Mapping>,
+        defines: impl Fn(&str, &str) -> Vec<&'m Mapping>,
     ) -> Vec<Problem> {
         let mut problems = Vec::new();
         for (id, def) in &self.procedures {
@@ -241,6 +254,11 @@ impl Catalog {
             if def.target_system.is_none() {
                 problem(at("mapping"), "mapping is set but target_system is not".to_owned());
             }
+            // What the form's fields reach: the mappings that read each, by field name.
+            let mut sent: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            let mut reads_elsewhere = Vec::new();
+            // Whether every interface compiled: what a missing one would send is unknown.
+            let mut complete = true;
             for named in mapping.interfaces() {
                 let line = at(&format!("\"{named}\""));
                 let Some((system, interface)) = named.split_once('/') else {
@@ -256,33 +274,83 @@ impl Catalog {
                         ),
                     );
                 }
-                match defines(system, interface) {
-                    None => problem(
+                let versions = defines(system, interface);
+                complete &= !versions.is_empty();
+                if versions.is_empty() {
+                    problem(
                         line,
                         format!(
                             "mapping {named:?} names no file (systems/{system}/{interface}@<version>.toml)"
                         ),
-                    ),
-                    Some(m) if m.kind == CanonicalKind::Application => {
+                    );
+                }
+                for m in versions {
+                    if m.kind != CanonicalKind::Application {
+                        problem(
+                            line,
+                            format!("mapping {named:?} maps {} records, not applications", m.kind.as_str()),
+                        );
+                        continue;
+                    }
+                    for read in &m.form_reads {
+                        sent.entry(read.field.as_str()).or_default().push(named);
+                        if def.field(&read.field).is_some() {
+                            continue;
+                        }
                         // A value the interface requires from the form must be a field of it, or
                         // every application would be refused.
-                        let needed = m.items.iter().filter(|i| i.required && i.direction.to_system());
-                        for path in needed.flat_map(|i| i.canonical.iter()) {
-                            let Some(name) = path.strip_prefix("fields.") else { continue };
-                            if def.field(name).is_none() {
-                                problem(
-                                    line,
-                                    format!(
-                                        "mapping {named:?} requires {path}, which is not a field of the form"
-                                    ),
-                                );
-                            }
+                        if read.required {
+                            problem(
+                                line,
+                                format!(
+                                    "mapping {named:?} requires fields.{}, which is not a field of the form",
+                                    read.field
+                                ),
+                            );
+                        } else {
+                            reads_elsewhere.push(Problem {
+                                file: m.file.clone(),
+                                line: Some(read.line),
+                                message: format!(
+                                    "item {}: reads fields.{}, which the form of procedure {id} ({}) does not declare: it would always be empty",
+                                    read.item,
+                                    read.field,
+                                    file.path.display()
+                                ),
+                            });
                         }
                     }
-                    Some(m) => problem(
+                }
+            }
+            let chooser = match mapping {
+                MappingRef::ByField(choice) => Some(choice.field.as_str()),
+                MappingRef::One(_) => None,
+            };
+            for field in def.fields.iter().filter(|_| complete) {
+                let line = field_line(file, &field.name);
+                let reached = sent.get(field.name.as_str());
+                match (&field.not_sent, reached) {
+                    // The chooser is sent as the interface it chooses.
+                    _ if chooser == Some(field.name.as_str()) => {}
+                    (None, None) => problem(
                         line,
-                        format!("mapping {named:?} maps {} records, not applications", m.kind.as_str()),
+                        format!(
+                            "field {:?} reaches no item of {}: map it, or say why it is not sent (not_sent = \"…\")",
+                            field.name,
+                            mapping.interfaces().join(", ")
+                        ),
                     ),
+                    (Some(reason), None) if reason.trim().is_empty() => {
+                        problem(line, format!("field {:?}: not_sent needs a reason", field.name))
+                    }
+                    (Some(_), Some(by)) => problem(
+                        line,
+                        format!(
+                            "field {:?} is declared not_sent, but {} sends it: remove not_sent",
+                            field.name, by[0]
+                        ),
+                    ),
+                    _ => {}
                 }
             }
             if let MappingRef::ByField(choice) = mapping {
@@ -304,6 +372,7 @@ impl Catalog {
                     }
                 }
             }
+            problems.append(&mut reads_elsewhere);
         }
         problems
     }
@@ -475,7 +544,8 @@ mod tests {
             std::fs::write(path, text).unwrap();
         };
         // Required going out: fields.date (on the form) and fields.bank.code (not on it); fields.memo
-        // is optional and fields.receipt is only read back, so neither is asked of the form.
+        // is optional but still read from the form; fields.receipt is only read back, so it is not
+        // asked of the form.
         write(
             "systems/welfare/claim@1.toml",
             r#"[mapping]
@@ -543,12 +613,21 @@ bank = "0138"
         );
         let problems = MappingSet::load_dir(dir.path()).unwrap_err().to_string();
         assert_eq!(
-            problems,
-            "procedures/p.toml:7: mapping \"welfare/claim\" requires fields.bank.code, which is not a field of the form",
+            problems.lines().collect::<Vec<_>>(),
+            [
+                "procedures/p.toml:7: mapping \"welfare/claim\" requires fields.bank.code, which is not a field of the form",
+                // Nothing reads the form's bank.name, and fields.memo, optional, would always go out empty.
+                "procedures/p.toml:14: field \"bank.name\" reaches no item of welfare/claim: map it, or say why it is not sent (not_sent = \"…\")",
+                "systems/welfare/claim@1.toml:30: item C-3 memo (memo): reads fields.memo, which the form of procedure p.q (procedures/p.toml) does not declare: it would always be empty",
+            ],
+            "{problems}"
         );
-        // With the field on the form the set loads.
+        // With the fields on the form the set loads.
         let text = std::fs::read_to_string(dir.path().join("procedures/p.toml")).unwrap();
-        write("procedures/p.toml", &text.replace("bank.name", "bank.code"));
+        write(
+            "procedures/p.toml",
+            &(text.replace("bank.name", "bank.code") + "\n[[fields]]\nname = \"memo\"\nlabel = \"M\"\n"),
+        );
         MappingSet::load_dir(dir.path()).unwrap();
     }
 

@@ -13,10 +13,13 @@ use crate::charset::Charset;
 use crate::codes::CodeTable;
 use crate::examples::Example;
 use crate::expr::Expr;
-use crate::file::{DateFormat, Direction, Format, ItemDef, ItemType, KanaWidth, MappingFile, Separator};
+use crate::file::{
+    DateFormat, Direction, Format, ItemDef, ItemType, KanaWidth, MappingFile, Records, Separator,
+};
 use crate::layout::Layout;
 use crate::mapping::{
-    CodeStep, InStep, InTarget, Item, Join, Mapping, MappingId, OutSource, OutStep, ShrinkStep, check_value,
+    CodeStep, FormRead, InStep, InTarget, Item, Join, Mapping, MappingId, OutSource, OutStep, ShrinkStep,
+    check_value,
 };
 use crate::problem::{Problem, line_of};
 use crate::source::SourceFile;
@@ -82,6 +85,87 @@ fn fields_in_expression(expr: &str) -> Vec<String> {
         rest = after;
     }
     names
+}
+
+/// Whether an expression reduces the list of subjects to one element (`subjects[0]`,
+/// `subjects.filter(s, …)[0]`): string literals aside, `subjects` followed by a chain of
+/// `.name(…)` calls and an index.
+fn reduces_subjects(expr: &str) -> bool {
+    let code = without_string_literals(expr);
+    let bytes = code.as_bytes();
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut from = 0;
+    while let Some(at) = code[from..].find("subjects").map(|i| i + from) {
+        let end = at + "subjects".len();
+        from = end;
+        if (at > 0 && (word(bytes[at - 1]) || bytes[at - 1] == b'.'))
+            || bytes.get(end).is_some_and(|b| word(*b))
+        {
+            continue;
+        }
+        let mut i = end;
+        loop {
+            while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+                i += 1;
+            }
+            match bytes.get(i) {
+                Some(b'[') => return true,
+                Some(b'.') => {
+                    i += 1;
+                    while bytes.get(i).is_some_and(|b| word(*b)) {
+                        i += 1;
+                    }
+                    if bytes.get(i) == Some(&b'(') {
+                        let mut depth = 0;
+                        while let Some(b) = bytes.get(i) {
+                            match b {
+                                b'(' => depth += 1,
+                                b')' => depth -= 1,
+                                _ => {}
+                            }
+                            i += 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+    false
+}
+
+/// `expr` with the contents of its string literals blanked, so that a word inside a string is
+/// not taken for a variable.
+fn without_string_literals(expr: &str) -> String {
+    let mut out = String::with_capacity(expr.len());
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in expr.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                    out.push(c);
+                    continue;
+                }
+                out.push(' ');
+            }
+            None => {
+                if c == '\'' || c == '"' {
+                    quote = Some(c);
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 struct Ctx<'a> {
@@ -191,6 +275,21 @@ pub(crate) fn compile(
         (Some(p), f) if f != Format::Xml => cx.at(span_start(p), "record_path applies to XML layouts only"),
         _ => {}
     }
+    let records = header.records.as_ref().map_or(Records::One, |r| *r.get_ref());
+    if let Some(r) = &header.records {
+        if records != Records::One && kind != CanonicalKind::Application {
+            cx.at(span_start(r), "records applies to application mappings (canonical = \"application\")");
+        }
+        if records == Records::PerSubject && !matches!(format, Format::Csv | Format::Fixed) {
+            cx.at(
+                span_start(r),
+                format!(
+                    "records = \"per_subject\" needs a format that holds several records (csv or fixed), not {}; an interface that takes one person per request declares records = \"one_subject\"",
+                    format.as_str()
+                ),
+            );
+        }
+    }
     let record_separator = header.record_separator.unwrap_or(match format {
         Format::Json => Separator::Lf,
         _ => Separator::Crlf,
@@ -211,6 +310,17 @@ pub(crate) fn compile(
     // Paths a canonical-side expression can read: every slot of the schema.
     let canonical_paths: Vec<(String, usize)> = (0..schema.len()).map(|s| (schema.path(s), s)).collect();
 
+    // How many parts the layout splits each path into (a value with more is refused, not cut).
+    let mut split_parts: HashMap<String, usize> = HashMap::new();
+    for d in def.items.iter().map(Spanned::get_ref).filter(|d| d.direction.to_system()) {
+        if let (Some(part), Some(c)) = (d.part, &d.canonical) {
+            for path in c.get_ref().paths() {
+                let n = split_parts.entry(path).or_default();
+                *n = (*n).max(part + 1);
+            }
+        }
+    }
+    let mut form_reads = Vec::new();
     let mut items = Vec::new();
     let mut to_system = Vec::new();
     let mut to_canonical = Vec::new();
@@ -283,6 +393,49 @@ pub(crate) fn compile(
         let expr_paths = if d.direction == Direction::ToCanonical { &system_paths } else { &canonical_paths };
         let mut when = compile_expr(&mut cx, &d.when, expr_paths);
         let mut compute = compile_expr(&mut cx, &d.compute, expr_paths);
+        let expressions = || [&d.when, &d.compute].into_iter().flatten();
+        if kind == CanonicalKind::Application && d.direction.to_system() {
+            for e in expressions().filter(|e| reduces_subjects(e.get_ref())) {
+                cx.at(
+                    span_start(e),
+                    format!(
+                        "{label}: reduces subjects to one element; declare records = \"per_subject\" (one record per subject) or \"one_subject\" in [mapping] and read `subject`"
+                    ),
+                );
+            }
+            let reads_subject = paths.iter().any(|p| p == "subject")
+                || [&when, &compute].into_iter().flatten().any(|x| x.variables().any(|v| v == "subject"));
+            if reads_subject && records == Records::One {
+                cx.at(
+                    start,
+                    format!(
+                        "{label}: reads subject, which only a mapping with records = \"per_subject\" or \"one_subject\" has"
+                    ),
+                );
+            }
+            let item_line = line_of(&file.text, start);
+            let item_label = format!("{} {} ({})", d.id, d.name, d.key);
+            for path in &paths {
+                if let Some(name) = path.strip_prefix("fields.") {
+                    form_reads.push(FormRead {
+                        field: name.to_owned(),
+                        item: item_label.clone(),
+                        line: item_line,
+                        required: d.required,
+                    });
+                }
+            }
+            for e in expressions() {
+                for name in fields_in_expression(e.get_ref()) {
+                    form_reads.push(FormRead {
+                        field: name,
+                        item: item_label.clone(),
+                        line: line_of(&file.text, span_start(e)),
+                        required: false,
+                    });
+                }
+            }
+        }
 
         // Wrong types: what the canonical side holds against what the item says it is.
         let (is_date_path, is_list_path) = (
@@ -436,6 +589,7 @@ pub(crate) fn compile(
                     slot: *slot,
                     separator: d.separator.clone().unwrap_or_default(),
                     index: part,
+                    parts: paths.first().and_then(|p| split_parts.get(p)).copied().unwrap_or(part + 1),
                 }
             } else if let Some((slot, _)) = slots.first() {
                 OutSource::Slot(*slot)
@@ -558,6 +712,8 @@ pub(crate) fn compile(
         charset,
         record_separator,
         header: header.header,
+        records,
+        form_reads,
         file: file.path.clone(),
         items,
         schema,

@@ -2,8 +2,9 @@
 //! another system's layout, streaming (memory stays bounded whatever the file's size).
 //!
 //! Records are read in batches; each batch is mapped on one of the worker threads and written
-//! in input order. A record that does not map is reported with its line and skipped; the
-//! conversion goes on and says at the end how many failed.
+//! in input order. A record that does not map, or that the canonical model refuses (a 宛名番号
+//! with a wrong check digit, an unknown 続柄), is reported with its line and never written; the
+//! conversion goes on and says at the end how many failed and how many were refused.
 
 use std::io::{self, BufRead, Write};
 use std::sync::mpsc;
@@ -22,6 +23,9 @@ pub enum Event<'a> {
     Progress { records: u64, bytes: u64 },
     /// A record that could not be converted (skipped).
     Failed { line: u64, error: &'a ApplyError },
+    /// A record the canonical model refuses (not written): one event per broken rule, naming
+    /// the canonical path and the rule, never the value.
+    Refused { line: u64, path: &'a str, rule: &'a str },
     /// A record written with shrunk characters.
     Shrunk { line: u64, item: &'a str, from: &'a str, to: &'a str, how: &'a str },
 }
@@ -32,6 +36,8 @@ pub struct Totals {
     pub records: u64,
     pub written: u64,
     pub failed: u64,
+    /// Records the canonical model refuses (not written).
+    pub refused: u64,
     /// Records with at least one shrunk character.
     pub shrunk: u64,
 }
@@ -48,6 +54,7 @@ struct Done {
     index: u64,
     output: Vec<u8>,
     failures: Vec<(u64, ApplyError)>,
+    refusals: Vec<(u64, Vec<(String, String)>)>,
     shrinks: Vec<(u64, String, String, String, String)>,
     written: u64,
     shrunk: u64,
@@ -176,9 +183,15 @@ impl<'a> Conversion<'a> {
                     t.records += done.records;
                     t.written += done.written;
                     t.failed += done.failures.len() as u64;
+                    t.refused += done.refusals.len() as u64;
                     t.shrunk += done.shrunk;
                     for (line, e) in &done.failures {
                         events(Event::Failed { line: *line, error: e });
+                    }
+                    for (line, broken) in &done.refusals {
+                        for (path, rule) in broken {
+                            events(Event::Refused { line: *line, path, rule });
+                        }
                     }
                     for (line, item, from, to, how) in &done.shrinks {
                         events(Event::Shrunk { line: *line, item, from, to, how });
@@ -206,6 +219,7 @@ impl<'a> Conversion<'a> {
             index,
             output: Vec::with_capacity(records.len() * (to.record_length().unwrap_or(200) + sep.len())),
             failures: Vec::new(),
+            refusals: Vec::new(),
             shrinks: Vec::new(),
             written: 0,
             shrunk: 0,
@@ -220,9 +234,17 @@ impl<'a> Conversion<'a> {
             }
             report.clear();
             let start = done.output.len();
-            let result = from
+            let read = from
                 .decode(record, &mut system_in)
-                .and_then(|()| from.to_canonical_taking(&mut system_in, &mut canonical))
+                .and_then(|()| from.to_canonical_taking(&mut system_in, &mut canonical));
+            if read.is_ok()
+                && let Err(broken) = canonical.validate()
+            {
+                let broken = broken.0.iter().map(|e| (e.path.to_string(), e.rule.to_string())).collect();
+                done.refusals.push((line, broken));
+                continue;
+            }
+            let result = read
                 .and_then(|()| to.to_system(&canonical, &mut system_out, &mut report))
                 .and_then(|()| to.encode(&system_out, &mut done.output));
             match result {

@@ -15,6 +15,8 @@ pub struct Example {
     direction: Direction,
     canonical: Option<CanonicalRecord>,
     system: Option<SystemRecord>,
+    /// The records of a per-subject mapping, in subject order.
+    records: Vec<SystemRecord>,
     degenerated: Vec<usize>,
     error: Option<String>,
 }
@@ -42,16 +44,25 @@ impl Example {
                     .map_err(|e| format!("canonical: {e}"))
             })
             .transpose()?;
-        let system = def
-            .system
-            .as_ref()
-            .map(|t| match toml_to_json(t) {
-                serde_json::Value::Object(map) => {
-                    mapping.system_from_json(&map).map_err(|e| format!("system: {e}"))
-                }
-                _ => Err("system: must be a table".to_owned()),
-            })
-            .transpose()?;
+        let read_system = |what: &str, t: &toml::Table| match toml_to_json(t) {
+            serde_json::Value::Object(map) => {
+                mapping.system_from_json(&map).map_err(|e| format!("{what}: {e}"))
+            }
+            _ => Err(format!("{what}: must be a table")),
+        };
+        let system = def.system.as_ref().map(|t| read_system("system", t)).transpose()?;
+        let records = def
+            .records
+            .iter()
+            .enumerate()
+            .map(|(i, t)| read_system(&format!("records[{i}]"), t))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !records.is_empty() && (system.is_some() || def.direction != Direction::ToSystem) {
+            return Err(
+                "records (one per subject) replace system, and are mapped to the system only (direction = \"to_system\")"
+                    .into(),
+            );
+        }
         let mut degenerated = Vec::new();
         for key in &def.degenerated {
             degenerated.push(
@@ -64,7 +75,7 @@ impl Example {
             (None, _, _) if def.direction.to_system() && needs_canonical => {
                 return Err("needs a canonical record to map to the system".into());
             }
-            (_, None, None) if needs_system => {
+            (_, None, None) if needs_system && records.is_empty() => {
                 return Err("needs the system record the mapping must give".into());
             }
             _ => {}
@@ -80,6 +91,7 @@ impl Example {
             direction: def.direction,
             canonical,
             system,
+            records,
             degenerated,
             error: def.error.clone(),
         })
@@ -103,7 +115,9 @@ impl Mapping {
             let outcome = if ex.direction == Direction::ToSystem {
                 let mut out = self.new_system();
                 let canonical = ex.canonical.as_ref().expect("checked when read");
-                self.to_system(canonical, &mut out, &mut Report::default()).map(|_| ())
+                self.application_records(canonical).and_then(|records| {
+                    records.iter().try_for_each(|r| self.to_system(r, &mut out, &mut Report::default()))
+                })
             } else {
                 let mut out = self.new_canonical();
                 let system = ex.system.as_ref().expect("checked when read");
@@ -120,9 +134,26 @@ impl Mapping {
             }
             return ExampleResult { name: ex.name.clone(), line: ex.line, failures };
         }
-        if ex.direction.to_system()
-            && let (Some(canonical), Some(expected)) = (&ex.canonical, &ex.system)
-        {
+        let expected_records: Vec<&SystemRecord> =
+            if ex.records.is_empty() { ex.system.iter().collect() } else { ex.records.iter().collect() };
+        let records = match (&ex.canonical, ex.direction.to_system() && !expected_records.is_empty()) {
+            (Some(canonical), true) => match self.application_records(canonical) {
+                Ok(records) => records,
+                Err(e) => {
+                    failures.push(format!("to system: {e}"));
+                    Vec::new()
+                }
+            },
+            _ => Vec::new(),
+        };
+        if !records.is_empty() && records.len() != expected_records.len() {
+            failures.push(format!(
+                "to system: the application makes {} record(s), the example expects {}",
+                records.len(),
+                expected_records.len()
+            ));
+        }
+        for (canonical, expected) in records.iter().zip(expected_records) {
             let mut out = self.new_system();
             let mut report = Report::default();
             match self.to_system(canonical, &mut out, &mut report) {

@@ -75,6 +75,11 @@ impl Expr {
         Ok(Expr { source: source.to_owned(), program, vars })
     }
 
+    /// The variables the expression reads.
+    pub fn variables(&self) -> impl Iterator<Item = &str> {
+        self.vars.iter().map(|(name, _)| name.as_str())
+    }
+
     fn run(&self, values: &[Option<Value>]) -> Result<cel::Value, String> {
         let mut context = cel::Context::with_env(env());
         for (name, under) in &self.vars {

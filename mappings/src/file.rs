@@ -43,6 +43,35 @@ pub(crate) struct Header {
     /// Where the shape comes from (基本データリスト …).
     #[serde(default)]
     pub source: Option<String>,
+    /// How many records an application makes: one (default), one per subject, or one for the
+    /// one subject the interface takes.
+    #[serde(default)]
+    pub records: Option<Spanned<Records>>,
+}
+
+/// How many records a document of an application mapping holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Records {
+    /// One record for the application.
+    #[default]
+    One,
+    /// One record per subject (the applicant alone when the application names none); each
+    /// record sees the person it is for as `subject`.
+    PerSubject,
+    /// The interface takes one person per request: the subject (or the applicant when none is
+    /// named) is `subject`, and an application naming more than one is refused, never reduced.
+    OneSubject,
+}
+
+impl Records {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Records::One => "one",
+            Records::PerSubject => "per_subject",
+            Records::OneSubject => "one_subject",
+        }
+    }
 }
 
 /// How records are laid out.
@@ -277,6 +306,10 @@ pub(crate) struct ExampleDef {
     /// System record: item key → value.
     #[serde(default)]
     pub system: Option<toml::Table>,
+    /// The records a `records = "per_subject"` mapping must give, in subject order (instead of
+    /// `system`; canonical → system only).
+    #[serde(default)]
+    pub records: Vec<toml::Table>,
     /// Which way to run: `both` (default), `to_system` or `to_canonical`.
     #[serde(default)]
     pub direction: Direction,

@@ -55,6 +55,8 @@ mod xml;
 #[cfg(test)]
 mod check_tests;
 #[cfg(test)]
+mod contract_tests;
+#[cfg(test)]
 mod round_trip_tests;
 
 use std::collections::{BTreeMap, HashMap};
@@ -68,8 +70,8 @@ pub use catalog::{
 pub use charset::{Charset, Degeneration, NoCode, Shrink};
 pub use codes::{CodeEntry, CodeTable};
 pub use examples::ExampleResult;
-pub use file::{DateFormat, Direction, Format, ItemType, Separator};
-pub use mapping::{ApplyError, FieldDegeneration, Item, Mapping, MappingId, Report, SystemRecord};
+pub use file::{DateFormat, Direction, Format, ItemType, Records, Separator};
+pub use mapping::{ApplyError, FieldDegeneration, FormRead, Item, Mapping, MappingId, Report, SystemRecord};
 pub use problem::{Problem, Problems};
 pub use routing::RoutingRules;
 pub use source::SourceFile;
@@ -196,7 +198,11 @@ impl MappingSet {
             }
         }
         problems.extend(catalog.check_mappings(|system, interface| {
-            mappings.iter().find(|m| m.id.system == system && m.id.interface == interface).map(|m| m.as_ref())
+            mappings
+                .iter()
+                .filter(|m| m.id.system == system && m.id.interface == interface)
+                .map(|m| m.as_ref())
+                .collect()
         }));
         if !problems.is_empty() {
             return Err(Problems(problems));

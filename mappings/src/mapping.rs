@@ -20,7 +20,9 @@ use crate::canonical::{CanonicalKind, CanonicalRecord, Schema};
 use crate::charset::{self, Charset, Degeneration};
 use crate::codes::{CodeEntry, CodeTable};
 use crate::expr::Expr;
-use crate::file::{CodeValue, DateFormat, Direction, Format, ItemType, KanaWidth, OnLoss, Separator};
+use crate::file::{
+    CodeValue, DateFormat, Direction, Format, ItemType, KanaWidth, OnLoss, Records, Separator,
+};
 use crate::layout::Layout;
 use crate::value::{Value, ValueKind};
 
@@ -186,7 +188,13 @@ pub(crate) struct ShrinkStep {
 pub(crate) enum OutSource {
     Slot(usize),
     Concat(Vec<usize>, String),
-    Part { slot: usize, separator: String, index: usize },
+    /// Part `index` of `parts` the layout splits the path into.
+    Part {
+        slot: usize,
+        separator: String,
+        index: usize,
+        parts: usize,
+    },
     Compute(Expr),
     Nothing,
 }
@@ -259,6 +267,20 @@ impl Source<'_> {
     }
 }
 
+/// A form field a mapping reads going to the system: in an item's canonical paths, `compute` or
+/// `when`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormRead {
+    /// The form field's name (`new_address.banchi`).
+    pub field: String,
+    /// The item that reads it (`K12-004 新住所（町字） (shin_machiaza)`).
+    pub item: String,
+    /// The item's line in the mapping file.
+    pub line: usize,
+    /// Read as the canonical path of a required item: an application without it is refused.
+    pub required: bool,
+}
+
 /// A checked, compiled mapping.
 #[derive(Debug)]
 pub struct Mapping {
@@ -272,6 +294,10 @@ pub struct Mapping {
     pub charset: Charset,
     pub record_separator: Separator,
     pub header: bool,
+    /// How many records an application makes in this layout.
+    pub records: Records,
+    /// Every form field the mapping reads going to the system.
+    pub form_reads: Vec<FormRead>,
     /// The file, relative to the set's root.
     pub file: PathBuf,
     pub items: Vec<Item>,
@@ -321,6 +347,40 @@ impl Mapping {
         &self.text
     }
 
+    /// The canonical records an application makes in this layout, each to be written with
+    /// [`Mapping::to_system`]: the application itself (`records = "one"`), one per subject with
+    /// `subject` set (`per_subject`; the applicant alone when it names none), or the one subject
+    /// (`one_subject`; more than one is refused, never reduced to the first).
+    pub fn application_records(
+        &self,
+        canonical: &CanonicalRecord,
+    ) -> Result<Vec<CanonicalRecord>, ApplyError> {
+        self.check_schema(canonical);
+        if self.records == Records::One || self.kind != CanonicalKind::Application {
+            return Ok(vec![canonical.clone()]);
+        }
+        let subjects = canonical.subjects_or_applicant();
+        if subjects.is_empty() {
+            return Err(ApplyError {
+                record: None,
+                item: "applicant".into(),
+                rule: "is required: a record per subject needs the subjects or the applicant".into(),
+            });
+        }
+        if self.records == Records::OneSubject && subjects.len() > 1 {
+            return Err(ApplyError {
+                record: None,
+                item: "subjects".into(),
+                rule: format!(
+                    "{} takes one person per request (records = \"one_subject\") and the application names {}: submit one application per person",
+                    self.id,
+                    subjects.len()
+                ),
+            });
+        }
+        Ok(subjects.iter().map(|s| canonical.for_subject(s)).collect())
+    }
+
     fn check_schema(&self, record: &CanonicalRecord) {
         assert!(
             Arc::ptr_eq(record.schema(), &self.schema) || **record.schema() == *self.schema,
@@ -357,12 +417,23 @@ impl Mapping {
                         .collect();
                     (!texts.is_empty()).then(|| Value::Text(texts.join(sep)))
                 }
-                OutSource::Part { slot, separator, index } => slots[*slot]
-                    .as_ref()
-                    .and_then(|v| {
-                        v.as_text().and_then(|t| t.split(separator.as_str()).nth(*index)).map(str::to_owned)
-                    })
-                    .map(Value::Text),
+                OutSource::Part { slot, separator, index, parts } => {
+                    let text = slots[*slot].as_ref().and_then(Value::as_text);
+                    // A term the layout has no item for would be dropped without a word.
+                    if let Some(t) = text
+                        && t.split(separator.as_str()).count() > *parts
+                    {
+                        return Err(err(
+                            item,
+                            format!(
+                                "{} has more than {parts} parts joined by {separator:?}; the layout holds {parts} (never cut)",
+                                item.canonical.join(", ")
+                            ),
+                        ));
+                    }
+                    text.and_then(|t| t.split(separator.as_str()).nth(*index))
+                        .map(|p| Value::Text(p.to_owned()))
+                }
                 OutSource::Compute(e) => e.compute(slots).map_err(|e| err(item, e))?,
                 OutSource::Nothing => None,
             };

@@ -53,13 +53,16 @@ pub fn application_date(application: &Application) -> Date {
         .unwrap_or_else(Date::today)
 }
 
-/// The mapping an application goes through, and the application as a record of that mapping's
+/// The mapping an application goes through, and the application as records of that mapping's
 /// system: everything [`MappedSystem::deliver`] needs before the transport.
 #[derive(Debug)]
 pub struct Prepared {
     pub mapping: Arc<Mapping>,
-    /// The encoded record (with the CSV header and record separator the layout has).
+    /// The encoded document: every record (one per subject when the mapping declares
+    /// `records = "per_subject"`), with the CSV header and record separators the layout has.
     pub body: Vec<u8>,
+    /// How many records the body holds.
+    pub records: usize,
     /// Characters shrunk to fit the system's charset.
     pub report: Report,
 }
@@ -99,23 +102,35 @@ pub fn prepare(
             mapping.kind.as_str()
         )));
     }
+    let refusal = |e: renkei_mappings::ApplyError, record: String| {
+        rejected(format!("{}: {}", mapping.id, e.in_record(record)))
+    };
     let canonical = CanonicalRecord::from_application(mapping.schema(), application);
-    let mut record = mapping.new_system();
+    let per_subject = mapping
+        .application_records(&canonical)
+        .map_err(|e| refusal(e, format!("application {idempotency_key}")))?;
     let mut report = Report::default();
-    mapping.to_system(&canonical, &mut record, &mut report).map_err(|e| {
-        rejected(format!("{}: {}", mapping.id, e.in_record(format!("application {idempotency_key}"))))
-    })?;
+    let mut records = Vec::with_capacity(per_subject.len());
+    for (n, canonical) in per_subject.iter().enumerate() {
+        let mut record = mapping.new_system();
+        let which = if per_subject.len() > 1 {
+            format!("application {idempotency_key} (record {} of {})", n + 1, per_subject.len())
+        } else {
+            format!("application {idempotency_key}")
+        };
+        mapping.to_system(canonical, &mut record, &mut report).map_err(|e| refusal(e, which))?;
+        records.push(record);
+    }
     let mut body = Vec::new();
-    encode_document(&mapping, &record, &mut body).map_err(|e| {
-        rejected(format!("{}: {}", mapping.id, e.in_record(format!("application {idempotency_key}"))))
-    })?;
+    encode_document(&mapping, &records, &mut body)
+        .map_err(|e| refusal(e, format!("application {idempotency_key}")))?;
     for d in &report.degenerations {
         tracing::info!(
             system, mapping = %mapping.id, item = %mapping.items[d.item].label(), how = %d.degeneration.how,
             "a character was shrunk to fit the system's character set"
         );
     }
-    Ok(Prepared { mapping, body, report })
+    Ok(Prepared { mapping, body, records: records.len(), report })
 }
 
 /// Delivers applications to one system through its mapping files and its transport.
@@ -212,5 +227,64 @@ impl CoreSystem for MappedSystem {
 
     async fn health(&self) -> Result<(), TransportError> {
         self.channel.health().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use renkei_conformance::applications::keyed_in;
+    use renkei_mappings::Value;
+
+    use super::*;
+
+    /// An application by 0000000019 about `subjects`.
+    fn application(procedure: &str, subjects: &[&str], fields: &[(&str, &str)]) -> Application {
+        let atena = |s: &&str| s.parse().unwrap();
+        keyed_in(procedure, "0000000019".parse().unwrap(), subjects.iter().map(atena).collect(), None, fields)
+    }
+
+    #[test]
+    fn a_household_of_four_joining_is_one_document_of_four_records_under_one_header() {
+        let set = MappingSet::embedded().unwrap();
+        let family = ["0000000019", "0000000027", "0000000035", "0000000043"];
+        let app = application(
+            "kokuho.idou",
+            &family,
+            &[("idou_kubun", "加入"), ("event_date", "2026-04-01"), ("reason", "move_in")],
+        );
+        let prepared = prepare(&set, "nhi", "k-1", &app).unwrap();
+        assert_eq!(
+            (prepared.mapping.id.to_string().as_str(), prepared.records),
+            ("nhi/shikaku-shutoku@1", 4)
+        );
+        let header = prepared.mapping.csv_header().unwrap();
+        let text = String::from_utf8(prepared.body.clone()).unwrap();
+        assert_eq!(text.matches(header.as_str()).count(), 1);
+        assert_eq!(text.lines().count(), 5, "{text}");
+        let item = prepared.mapping.item_index("shutoku_atena_no").unwrap();
+        let persons: Vec<String> = decode_records(&prepared.mapping, &prepared.body)
+            .into_iter()
+            .map(|r| r.unwrap().get(item).map(Value::to_text).unwrap())
+            .collect();
+        assert_eq!(persons, family);
+    }
+
+    #[test]
+    fn a_certificate_request_for_two_persons_is_refused_naming_the_mapping() {
+        let set = MappingSet::embedded().unwrap();
+        let app = application(
+            "zei.shoumei",
+            &["0000000019", "0000000027"],
+            &[("certificate_kind", "納税証明書"), ("fiscal_year", "2026"), ("event_date", "2026-06-01")],
+        );
+        let e = prepare(&set, "tax", "z-1", &app).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            DeliveryError::Rejected {
+                system: "tax".into(),
+                reason: "tax/shoumei@1: record application z-1: subjects: tax/shoumei@1 takes one person per request (records = \"one_subject\") and the application names 2: submit one application per person".into(),
+            }
+            .to_string()
+        );
     }
 }

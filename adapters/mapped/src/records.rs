@@ -5,22 +5,27 @@ use std::fmt;
 
 use renkei_mappings::{ApplyError, Format, Mapping, SystemRecord};
 
-/// One record of `mapping` as a document: the CSV header first when the layout has one, the
-/// record, and the layout's record separator (JSON records stand alone).
+/// Records of `mapping` as one document: the CSV header once when the layout has one, then
+/// each record followed by the layout's record separator (a JSON document is one record).
 pub fn encode_document(
     mapping: &Mapping,
-    record: &SystemRecord,
+    records: &[SystemRecord],
     out: &mut Vec<u8>,
 ) -> Result<(), ApplyError> {
+    if mapping.format == Format::Json && records.len() != 1 {
+        return Err(whole(format!("a JSON document holds one record, not {}", records.len())));
+    }
     let separator = mapping.record_separator.bytes();
     if let Some(header) = mapping.csv_header() {
         // Item keys are ASCII, the same bytes in every charset.
         out.extend_from_slice(header.as_bytes());
         out.extend_from_slice(separator);
     }
-    mapping.encode(record, out)?;
-    if mapping.format != Format::Json {
-        out.extend_from_slice(separator);
+    for record in records {
+        mapping.encode(record, out)?;
+        if mapping.format != Format::Json {
+            out.extend_from_slice(separator);
+        }
     }
     Ok(())
 }
@@ -118,8 +123,7 @@ mod tests {
             record.set(nozei.item_index(key).unwrap(), Some(renkei_mappings::Value::Text(value.into())));
         }
         let mut doc = Vec::new();
-        encode_document(nozei, &record, &mut doc).unwrap();
-        encode_document(nozei, &record, &mut doc).unwrap();
+        encode_document(nozei, &[record.clone(), record.clone()], &mut doc).unwrap();
         assert_eq!(doc.len(), 2 * (74 + 2));
         let read = decode_records(nozei, &doc);
         assert_eq!(read.len(), 2);

@@ -392,7 +392,7 @@ async fn wrong_charset_bytes_and_unknown_codes_name_system_record_and_item() {
     let mut record = member.new_system();
     member.to_system(&canonical, &mut record, &mut renkei_mappings::Report::default()).unwrap();
     let mut good = Vec::new();
-    renkei_adapter_mapped::encode_document(&member, &record, &mut good).unwrap();
+    renkei_adapter_mapped::encode_document(&member, std::slice::from_ref(&record), &mut good).unwrap();
     let at = |key: &str| member.items[member.item_index(key).unwrap()].offset;
 
     let mut bad_bytes = good.clone();

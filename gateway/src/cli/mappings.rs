@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use renkei_mappings::convert::{Conversion, Event};
 use renkei_mappings::{CanonicalKind, CanonicalRecord, Mapping, MappingSet, Report, Value};
-use renkei_model::{MojiText, Provenance};
+use renkei_model::MojiText;
 
 /// Integrators' tools for mapping files (`systems/<system>/<interface>@<version>.toml`), code
 /// tables (`codes/`) and the procedure catalog (`procedures/`).
@@ -102,6 +102,10 @@ enum MappingsCommand {
         /// Write every shrink as CSV: line,item,from,to,how.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Write every record the canonical model refuses as CSV: line,path,rule (never the
+        /// value). Refused records are never written to the output.
+        #[arg(long)]
+        refused: Option<PathBuf>,
         /// Worker threads (default: the machine's cores).
         #[arg(long)]
         threads: Option<usize>,
@@ -139,9 +143,17 @@ pub fn run(args: MappingsArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        MappingsCommand::Convert { from, to, input, output, report, threads, max_errors, mappings } => {
-            convert(ConvertArgs { from, to, input, output, report, threads, max_errors, mappings })
-        }
+        MappingsCommand::Convert {
+            from,
+            to,
+            input,
+            output,
+            report,
+            refused,
+            threads,
+            max_errors,
+            mappings,
+        } => convert(ConvertArgs { from, to, input, output, report, refused, threads, max_errors, mappings }),
         MappingsCommand::Paths { kind } => {
             for k in CanonicalKind::ALL {
                 if kind.as_deref().is_some_and(|want| want != k.as_str()) {
@@ -296,26 +308,40 @@ fn try_record(mapping: &Mapping, record: &Path, from_system: bool) -> anyhow::Re
             serde_json::from_str(&text).with_context(|| format!("{}: not JSON", record.display()))?;
         let canonical = CanonicalRecord::from_json(mapping.schema(), &json)
             .map_err(|e| anyhow::anyhow!("{}: {e}", record.display()))?;
+        canonical.validate().map_err(|e| {
+            anyhow::anyhow!("{}: not a valid canonical {}: {e}", record.display(), mapping.kind.as_str())
+        })?;
+        let records = mapping.application_records(&canonical).map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut out = mapping.new_system();
         let mut report = Report::default();
-        mapping.to_system(&canonical, &mut out, &mut report).map_err(|e| anyhow::anyhow!("{e}"))?;
-        println!("canonical → system:");
-        for (i, item) in mapping.items.iter().enumerate() {
-            let Some(v) = out.get(i) else { continue };
-            println!("  {:<40} = {:<30} ← {}", item.label(), show_value(v), item.rule);
-            for d in report.degenerations.iter().filter(|d| d.item == i) {
-                let dg = &d.degeneration;
-                println!("      shrunk: {} → {} ({})", shown(&dg.from), dg.to, dg.how);
+        let mut shrunk = 0;
+        for (n, canonical) in records.iter().enumerate() {
+            report.clear();
+            mapping
+                .to_system(canonical, &mut out, &mut report)
+                .map_err(|e| anyhow::anyhow!("{}", e.in_record(format!("{} of {}", n + 1, records.len()))))?;
+            if records.len() > 1 {
+                println!("record {} of {} (one per subject):", n + 1, records.len());
             }
+            println!("canonical → system:");
+            for (i, item) in mapping.items.iter().enumerate() {
+                let Some(v) = out.get(i) else { continue };
+                println!("  {:<40} = {:<30} ← {}", item.label(), show_value(v), item.rule);
+                for d in report.degenerations.iter().filter(|d| d.item == i) {
+                    let dg = &d.degeneration;
+                    println!("      shrunk: {} → {} ({})", shown(&dg.from), dg.to, dg.how);
+                }
+            }
+            let mut bytes = Vec::new();
+            mapping.encode(&out, &mut bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("record ({} bytes in {}):", bytes.len(), mapping.charset.as_str());
+            println!("{}", shown(&mapping.charset.decode_lossy(&bytes)));
+            shrunk += report.degenerations.len();
         }
-        let mut bytes = Vec::new();
-        mapping.encode(&out, &mut bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
-        println!("record ({} bytes in {}):", bytes.len(), mapping.charset.as_str());
-        println!("{}", shown(&mapping.charset.decode_lossy(&bytes)));
-        if report.is_lossless() {
+        if shrunk == 0 {
             println!("nothing was shrunk");
         } else {
-            println!("{} character(s) shrunk (lossy)", report.degenerations.len());
+            println!("{shrunk} character(s) shrunk (lossy)");
         }
         return Ok(());
     }
@@ -324,30 +350,45 @@ fn try_record(mapping: &Mapping, record: &Path, from_system: bool) -> anyhow::Re
     if mapping.header {
         lines.next();
     }
-    let mut line = lines.next().transpose()?.with_context(|| format!("{}: no record", record.display()))?;
-    if line.ends_with(b"\r") {
-        line.pop();
-    }
     let mut system = mapping.new_system();
-    mapping.decode(&line, &mut system).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut canonical = mapping.new_canonical();
-    mapping.to_canonical(&system, &mut canonical).map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("system → canonical:");
-    for (path, value) in canonical.iter() {
-        let from: Vec<String> =
-            mapping.items.iter().filter(|i| i.canonical.contains(&path)).map(|i| i.label()).collect();
-        println!("  {path:<32} = {:<30} ← {}", show_value(value), from.join(", "));
-    }
-    let check = match mapping.kind {
-        CanonicalKind::Resident => canonical.to_resident().map(|_| ()),
-        CanonicalKind::Application => canonical.to_application(Provenance::Staff).map(|_| ()),
-        CanonicalKind::Certificate => {
-            canonical.certificate_subject().map(|_| ()).map_err(|e| renkei_model::ValidationErrors(vec![e]))
+    let (mut shown_records, mut invalid) = (0usize, 0usize);
+    for (n, line) in lines.enumerate() {
+        let mut line = line?;
+        if line.ends_with(b"\r") {
+            line.pop();
         }
-    };
-    match check {
-        Ok(()) => println!("a valid canonical {}", mapping.kind.as_str()),
-        Err(e) => println!("not a valid canonical {}: {e}", mapping.kind.as_str()),
+        if line.is_empty() {
+            continue;
+        }
+        let number = n + 1;
+        mapping.decode(&line, &mut system).map_err(|e| anyhow::anyhow!("{}", e.in_record(number)))?;
+        mapping
+            .to_canonical(&system, &mut canonical)
+            .map_err(|e| anyhow::anyhow!("{}", e.in_record(number)))?;
+        shown_records += 1;
+        println!("record {number}: system → canonical:");
+        for (path, value) in canonical.iter() {
+            let from: Vec<String> =
+                mapping.items.iter().filter(|i| i.canonical.contains(&path)).map(|i| i.label()).collect();
+            println!("  {path:<32} = {:<30} ← {}", show_value(value), from.join(", "));
+        }
+        match canonical.validate() {
+            Ok(()) => println!("a valid canonical {}", mapping.kind.as_str()),
+            Err(e) => {
+                invalid += 1;
+                println!("not a valid canonical {}: {e}", mapping.kind.as_str());
+            }
+        }
+    }
+    if shown_records == 0 {
+        bail!("{}: no record", record.display());
+    }
+    if invalid > 0 {
+        bail!(
+            "{invalid} of {shown_records} record(s) are not valid canonical {} records (the rules broken are listed above)",
+            mapping.kind.as_str()
+        );
     }
     Ok(())
 }
@@ -358,6 +399,7 @@ struct ConvertArgs {
     input: Option<PathBuf>,
     output: Option<PathBuf>,
     report: Option<PathBuf>,
+    refused: Option<PathBuf>,
     threads: Option<usize>,
     max_errors: u64,
     mappings: Option<PathBuf>,
@@ -385,14 +427,14 @@ fn convert(args: ConvertArgs) -> anyhow::Result<()> {
         )),
         None => Box::new(BufWriter::with_capacity(1 << 20, std::io::stdout())),
     };
-    let mut report = match &args.report {
-        Some(p) => {
-            let mut w = BufWriter::new(File::create(p).with_context(|| format!("writing {}", p.display()))?);
-            writeln!(w, "line,item,from,to,how")?;
-            Some(w)
-        }
-        None => None,
+    let csv = |path: &Option<PathBuf>, header: &str| -> anyhow::Result<Option<BufWriter<File>>> {
+        let Some(p) = path else { return Ok(None) };
+        let mut w = BufWriter::new(File::create(p).with_context(|| format!("writing {}", p.display()))?);
+        writeln!(w, "{header}")?;
+        Ok(Some(w))
     };
+    let mut report = csv(&args.report, "line,item,from,to,how")?;
+    let mut refused = csv(&args.refused, "line,path,rule")?;
     let terminal = std::io::stderr().is_terminal();
     let started = Instant::now();
     let mut last_progress = Instant::now();
@@ -421,6 +463,20 @@ fn convert(args: ConvertArgs) -> anyhow::Result<()> {
                 eprintln!("{error}");
             }
         }
+        Event::Refused { line, path, rule } => {
+            printed_errors += 1;
+            if printed_errors <= args.max_errors {
+                if terminal {
+                    eprint!("\r");
+                }
+                eprintln!("record line {line}: {path}: {rule} (refused by the canonical model, not written)");
+            }
+            if let Some(w) = refused.as_mut()
+                && let Err(e) = writeln!(w, "{line},{path},\"{rule}\"")
+            {
+                report_error.get_or_insert(e);
+            }
+        }
         Event::Shrunk { line, item, from, to, how } => {
             if let Some(w) = report.as_mut()
                 && let Err(e) = writeln!(w, "{line},\"{item}\",{},{to},{how}", shown(from))
@@ -429,7 +485,7 @@ fn convert(args: ConvertArgs) -> anyhow::Result<()> {
             }
         }
     })?;
-    if let Some(w) = report.as_mut() {
+    for w in [report.as_mut(), refused.as_mut()].into_iter().flatten() {
         w.flush()?;
     }
     if let Some(e) = report_error {
@@ -440,15 +496,107 @@ fn convert(args: ConvertArgs) -> anyhow::Result<()> {
     }
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "{} records read, {} written, {} failed, {} with shrunk characters, in {secs:.2} s ({:.0} records/s)",
+        "{} records read, {} written, {} failed, {} refused by the canonical model, {} with shrunk characters, in {secs:.2} s ({:.0} records/s)",
         totals.records,
         totals.written,
         totals.failed,
+        totals.refused,
         totals.shrunk,
         totals.records as f64 / secs.max(1e-9)
     );
-    if totals.failed > 0 {
-        bail!("{} record(s) could not be converted (listed above with their line)", totals.failed);
+    if totals.failed > 0 || totals.refused > 0 {
+        bail!(
+            "{} record(s) could not be converted and {} were refused by the canonical model (listed above with their line); none of them was written",
+            totals.failed,
+            totals.refused
+        );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use renkei_mappings::{CanonicalRecord, MappingSet, Report, Value};
+
+    use super::*;
+
+    /// Three atena-extract records: a valid one, one with a 宛名番号 whose check digit does not
+    /// match, one with a five-term 続柄.
+    fn extract_file(set: &MappingSet, path: &Path) {
+        let from = set.mapping_by_id("resident-record/atena-extract@1").unwrap();
+        let population = renkei_conformance::population::Population::generate(20, 3);
+        let mut bytes = from.file_header().unwrap_or_default();
+        for (i, resident) in population.residents().take(3).enumerate() {
+            let mut canonical = CanonicalRecord::from_resident(from.schema(), resident);
+            if i == 1 {
+                let atena = resident.atena_number.as_str();
+                let last = (atena.as_bytes()[atena.len() - 1] - b'0' + 1) % 10;
+                canonical
+                    .set("atena_number", Value::Text(format!("{}{last}", &atena[..atena.len() - 1])))
+                    .unwrap();
+            }
+            if i == 2 {
+                canonical.set("relationship", Value::Text("子の子の子の子の子".into())).unwrap();
+            }
+            let mut system = from.new_system();
+            from.to_system(&canonical, &mut system, &mut Report::default()).unwrap();
+            from.encode(&system, &mut bytes).unwrap();
+            bytes.extend_from_slice(from.record_separator.bytes());
+        }
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn convert_refuses_records_the_canonical_model_refuses_and_never_writes_them() {
+        let set = MappingSet::embedded().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (input, output, refused) =
+            (dir.path().join("in.csv"), dir.path().join("out.dat"), dir.path().join("refused.csv"));
+        extract_file(&set, &input);
+        let e = convert(ConvertArgs {
+            from: "resident-record/atena-extract@1".into(),
+            to: "nhi/member@1".into(),
+            input: Some(input.clone()),
+            output: Some(output.clone()),
+            report: None,
+            refused: Some(refused.clone()),
+            threads: Some(1),
+            max_errors: 50,
+            mappings: None,
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("2 were refused by the canonical model"), "{e}");
+        let member = set.mapping_by_id("nhi/member@1").unwrap();
+        assert_eq!(std::fs::read(&output).unwrap().len(), member.record_length().unwrap() + 2);
+        assert_eq!(
+            std::fs::read_to_string(&refused).unwrap(),
+            "line,path,rule\n3,atena_number,\"check digit does not match\"\n4,relationship,\"続柄 chains hold at most four terms\"\n"
+        );
+        // try reads every record, and says which are not valid.
+        let extract = set.mapping_by_id("resident-record/atena-extract@1").unwrap();
+        let e = try_record(extract, &input, true).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "2 of 3 record(s) are not valid canonical resident records (the rules broken are listed above)"
+        );
+    }
+
+    #[test]
+    fn try_refuses_an_invalid_canonical_record_and_shows_every_record_of_a_household() {
+        let set = MappingSet::embedded().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.json");
+        let app = r#"{"procedure":"kokuho.idou","applicant":"0000000019","subjects":["0000000019","0000000027"],
+            "fields":{"event_date":"2026-04-01","reason":"move_in"}}"#;
+        std::fs::write(&path, app).unwrap();
+        let shutoku = set.mapping_by_id("nhi/shikaku-shutoku@1").unwrap();
+        try_record(shutoku, &path, false).unwrap();
+        std::fs::write(&path, app.replace("0000000027", "0000000028")).unwrap();
+        let e = try_record(shutoku, &path, false).unwrap_err().to_string();
+        assert!(
+            e.ends_with("not a valid canonical application: subjects[1]: check digit does not match"),
+            "{e}"
+        );
+        assert!(!e.contains("0000000028"), "{e}");
+    }
 }
