@@ -451,7 +451,7 @@ records = 2
             ),
             "{text:?}"
         );
-        assert!(text.contains(&"nhi.toml:19: nhi/shikaku-shutoku/{event}/{household}: household \"castle\" is no shape (single, couple, children, three_generations, ten, foreign_alias, ivs, no_fixed_address)".to_owned()), "{text:?}");
+        assert!(text.contains(&"nhi.toml:19: nhi/shikaku-shutoku/{event}/{household}: household \"castle\" is no shape (single, couple, children, three_generations, ten, foreign_alias, foreign_no_alias, special_permanent, ivs, private_use_name, former_surname, no_fixed_address)".to_owned()), "{text:?}");
         assert!(
             text.iter().any(|t| t.starts_with("nhi.toml:25: ") && t.contains("nhi/nope is no interface")),
             "{text:?}"
