@@ -134,6 +134,7 @@ impl ResidentRecordSimulator {
             store: RwLock::new(self.store),
             faults: Faults::default(),
             wire: std::sync::Mutex::default(),
+            requests: std::sync::Mutex::default(),
         });
         let app = router(Arc::clone(&shared));
         let (shutdown, signal) = oneshot::channel::<()>();
@@ -212,6 +213,12 @@ impl SimulatorHandle {
         self.shared.read().last_seq()
     }
 
+    /// How many requests the simulator answered on `route` (method and route template, as
+    /// `GET /api/v1/atena/{atena_no}`): tests count the resident record's reads.
+    pub fn requests(&self, route: &str) -> usize {
+        self.shared.requests.lock().unwrap_or_else(PoisonError::into_inner).get(route).copied().unwrap_or(0)
+    }
+
     /// Make the next `POST /todoke` fail with `fault` ([`crate::faults`]). Faults queue up, one
     /// per request.
     pub fn inject_todoke_fault(&self, fault: Fault) {
@@ -232,6 +239,8 @@ struct Shared {
     /// Each accepted todoke as the receiver's own layout reads it ([`crate::receiver`]), for
     /// conformance runs.
     wire: std::sync::Mutex<Vec<WireTaken>>,
+    /// Requests answered, by method and route template (`GET /api/v1/atena/{atena_no}`).
+    requests: std::sync::Mutex<std::collections::BTreeMap<String, usize>>,
 }
 
 /// A document as the receiving layout read it, as testers fetch it from
@@ -266,7 +275,7 @@ fn router(state: AppState) -> Router {
         .route("/api/v1/todoke", post(todoke))
         .route("/api/v1/health", get(health))
         .route(crate::core_system::RECEIVED_PATH, get(wire_received))
-        .route_layer(middleware::from_fn(log_request))
+        .route_layer(middleware::from_fn_with_state(state.clone(), log_request))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -274,9 +283,20 @@ fn router(state: AppState) -> Router {
 
 /// Logs the route template rather than the path: a caller that puts an individual number in a
 /// URL by mistake must not get it into the log.
-async fn log_request(matched: Option<MatchedPath>, request: Request, next: Next) -> Response {
+async fn log_request(
+    State(state): State<AppState>,
+    matched: Option<MatchedPath>,
+    request: Request,
+    next: Next,
+) -> Response {
     let method = request.method().clone();
     let route = matched.map(|m| m.as_str().to_owned()).unwrap_or_default();
+    *state
+        .requests
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(format!("{method} {route}"))
+        .or_default() += 1;
     let response = next.run(request).await;
     tracing::debug!(%method, route, status = response.status().as_u16(), "resident-record simulator");
     response

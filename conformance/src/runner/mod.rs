@@ -303,7 +303,7 @@ impl Visit<'_> {
                 .plan_procedures(pb::PlanProceduresRequest {
                     session_id: session.clone(),
                     life_event: event,
-                    atena_number: atena.clone(),
+                    atena_number: String::new(),
                     answers: case.answers.clone().into_iter().collect(),
                 })
                 .await
@@ -325,7 +325,7 @@ impl Visit<'_> {
             .prefill_applications(pb::PrefillApplicationsRequest {
                 session_id: session.clone(),
                 procedure_ids: vec![case.procedure.clone()],
-                applicant_atena_number: atena.clone(),
+                applicant_atena_number: String::new(),
                 life_event: event,
                 answers: case.answers.clone().into_iter().collect(),
                 subject_atena_number: String::new(),
@@ -341,22 +341,26 @@ impl Visit<'_> {
         } else {
             form.subject_atena_numbers.clone()
         };
-        let mut fields = form.fields;
-        for (name, value) in &case.staff {
-            fields.insert(
-                name.clone(),
-                pb::FieldValue { value: value.clone(), provenance: pb::Provenance::Staff as i32 },
-            );
-        }
+        // Only what staff key in goes back: the server holds the rest of the visit.
+        let fields = case
+            .staff
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.clone(),
+                    pb::FieldValue { value: value.clone(), provenance: pb::Provenance::Staff as i32 },
+                )
+            })
+            .collect();
         let submitted = counter
             .submit_applications(pb::SubmitApplicationsRequest {
                 session_id: session.clone(),
                 idempotency_key: format!("{}/{}", self.run, case.id),
                 applications: vec![pb::ApplicationDraft {
                     procedure_id: case.procedure.clone(),
-                    applicant_atena_number: atena,
-                    subject_atena_numbers: subjects.clone(),
-                    life_event: event,
+                    applicant_atena_number: String::new(),
+                    subject_atena_numbers: Vec::new(),
+                    life_event: pb::LifeEvent::Unspecified as i32,
                     fields,
                 }],
             })

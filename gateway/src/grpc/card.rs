@@ -132,6 +132,16 @@ impl CardService for CardApi {
                 ));
             }
             self.state.audit(audit).await?;
+            // Read by the gateway's own reader after the resident's PIN: the visit keeps it as
+            // high-assurance evidence (without the individual number).
+            let chip = renkei_model::IdentityEvidence {
+                source: renkei_model::EvidenceSource::Card { card: reading.card },
+                assurance: renkei_model::AssuranceLevel::High,
+                facts: reading.facts.clone().expect("checked above"),
+                individual_number: None,
+                needs_confirmation: reading.needs_confirmation.clone(),
+            };
+            self.state.update_visit(&session.id, move |v| v.chip = Some(chip)).await?;
         }
         info!(session = %session.id, card = ?kind, apdus, facts = reading.facts.is_some(), "card read");
         Ok(Response::new(pb::ReadCardResponse {

@@ -7,6 +7,8 @@ use renkei_model::{
 };
 use renkei_proto::v1 as pb;
 
+use crate::storage::PrefilledForm;
+
 pub fn now_timestamp() -> prost_types::Timestamp {
     ms_to_timestamp(crate::storage::now_ms())
 }
@@ -100,21 +102,6 @@ pub fn life_event_from_proto(value: i32) -> Result<Option<LifeEvent>, Validation
         Err(_) => return Err(ValidationError::new(Rule::UnknownCode { table: "life event" })),
     };
     Ok(Some(event))
-}
-
-pub fn provenance_from_proto(value: i32) -> Result<Provenance, ValidationError> {
-    use pb::Provenance as P;
-    match P::try_from(value) {
-        Ok(P::Card) => Ok(Provenance::Card),
-        Ok(P::Qr) => Ok(Provenance::Qr),
-        Ok(P::Ocr) => Ok(Provenance::Ocr),
-        Ok(P::Online) => Ok(Provenance::Online),
-        Ok(P::ResidentRecord) => Ok(Provenance::ResidentRecord),
-        Ok(P::Staff) => Ok(Provenance::Staff),
-        Ok(P::Resident) => Ok(Provenance::Resident),
-        Ok(P::Unspecified) => Err(ValidationError::new(Rule::Required)),
-        Err(_) => Err(ValidationError::new(Rule::UnknownCode { table: "provenance" })),
-    }
 }
 
 pub fn provenance_to_proto(p: Provenance) -> pb::Provenance {
@@ -216,30 +203,59 @@ fn optional_moji(s: &str) -> Result<Option<MojiText>, ValidationError> {
     if s.is_empty() { Ok(None) } else { MojiText::new(s).map(Some) }
 }
 
-/// An application draft from the counter app, checked field by field.
-pub fn draft_to_application(d: &pb::ApplicationDraft) -> Result<Application, ValidationErrors> {
+/// An application from what the counter app sends and what the visit holds: the draft names the
+/// procedure and what staff changed or keyed in; the applicant, subjects, life event and every
+/// other value come from the form the server prefilled (`prefilled`), or, for the applicant, the
+/// visit's resident. The server decides provenance: a value equal to its prefill keeps the
+/// prefill's source, a changed or keyed value is staff's; the provenance a client sends is not
+/// read. An empty value clears a prefilled one.
+pub fn draft_to_application(
+    d: &pb::ApplicationDraft,
+    prefilled: Option<&PrefilledForm>,
+    visit_resident: Option<&AtenaNumber>,
+) -> Result<Application, ValidationErrors> {
     let mut errors = ValidationErrors::new();
     let procedure = errors.check("procedure_id", d.procedure_id.parse());
-    let applicant = errors.check("applicant_atena_number", atena_required(&d.applicant_atena_number));
+    let applicant = if d.applicant_atena_number.is_empty() {
+        let known = prefilled.map(|f| &f.applicant).or(visit_resident).cloned();
+        errors.check("applicant_atena_number", known.ok_or(ValidationError::new(Rule::Required)))
+    } else {
+        errors.check("applicant_atena_number", atena_required(&d.applicant_atena_number))
+    };
     let mut subjects = Vec::with_capacity(d.subject_atena_numbers.len());
     for (i, s) in d.subject_atena_numbers.iter().enumerate() {
         if let Some(s) = errors.check(&format!("subject_atena_numbers[{i}]"), AtenaNumber::parse(s)) {
             subjects.push(s);
         }
     }
-    let life_event = errors.check("life_event", life_event_from_proto(d.life_event));
-    let mut fields = std::collections::BTreeMap::new();
+    if d.subject_atena_numbers.is_empty()
+        && let Some(form) = prefilled
+    {
+        subjects = form.subjects.clone();
+    }
+    let life_event = match errors.check("life_event", life_event_from_proto(d.life_event)) {
+        Some(None) => Some(prefilled.and_then(|f| f.life_event)),
+        other => other,
+    };
+    let mut fields = prefilled.map(|f| f.fields.clone()).unwrap_or_default();
     for (name, value) in &d.fields {
         let at = format!("fields.{name}");
         if let Err(e) = renkei_model::validate_field_name(name) {
             errors.push(e.under(&at));
             continue;
         }
-        let text = errors.check(&format!("{at}.value"), MojiText::new(value.value.as_str()));
-        let provenance = errors.check(&format!("{at}.provenance"), provenance_from_proto(value.provenance));
-        if let (Some(value), Some(provenance)) = (text, provenance) {
-            fields.insert(name.clone(), FieldValue { value, provenance });
+        if value.value.is_empty() {
+            fields.remove(name);
+            continue;
         }
+        let Some(text) = errors.check(&format!("{at}.value"), MojiText::new(value.value.as_str())) else {
+            continue;
+        };
+        let provenance = match prefilled.and_then(|f| f.fields.get(name)) {
+            Some(before) if before.value == text => before.provenance,
+            _ => Provenance::Staff,
+        };
+        fields.insert(name.clone(), FieldValue { value: text, provenance });
     }
     match (procedure, applicant, life_event) {
         (Some(procedure), Some(applicant), Some(life_event)) if errors.is_empty() => {

@@ -59,6 +59,18 @@ impl CounterApi {
     }
 }
 
+/// Every fact a claim carries, as the paths staff confirm.
+fn claimed_fact_paths(facts: &renkei_model::BasicFacts) -> Vec<renkei_model::FieldPath> {
+    let mut paths = vec!["name", "birth_date", "sex"];
+    if facts.name_kana.is_some() {
+        paths.insert(1, "name_kana");
+    }
+    if facts.address.is_some() {
+        paths.push("address");
+    }
+    paths.into_iter().map(|p| renkei_model::FieldPath::field(p).under("facts")).collect()
+}
+
 const MAX_ID_LEN: usize = 64;
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
 
@@ -145,14 +157,22 @@ impl CounterService for CounterApi {
                 };
                 let facts =
                     basic_facts_from_proto(card.facts.as_ref()).map_err(|e| invalid("card.facts", e))?;
-                // The counter app read the chip after the resident's PIN: identity proven by
-                // possession and knowledge.
-                IdentityEvidence {
-                    source: EvidenceSource::Card { card: kind },
-                    assurance: AssuranceLevel::High,
-                    facts,
-                    individual_number: None,
-                    needs_confirmation: Vec::new(),
+                // Facts the gateway's own reader took off the chip in this session (after the
+                // resident's PIN) are high assurance; the same facts typed or relayed by a client
+                // are a claim that staff confirm against the card.
+                let visit = self.state.visit(&session.id).await?;
+                match visit
+                    .chip
+                    .filter(|c| c.source == EvidenceSource::Card { card: kind } && c.facts == facts)
+                {
+                    Some(chip) => chip,
+                    None => IdentityEvidence {
+                        source: EvidenceSource::Card { card: kind },
+                        assurance: AssuranceLevel::Low,
+                        needs_confirmation: claimed_fact_paths(&facts),
+                        facts,
+                        individual_number: None,
+                    },
                 }
             }
             Some(Evidence::Manual(manual)) => {
@@ -174,6 +194,8 @@ impl CounterService for CounterApi {
             Some(Evidence::Ocr(ocr)) => super::intake::ocr_evidence(&self.state, &ocr)?,
         };
         identity.validate().map_err(|e| invalid("evidence", e))?;
+        let kept = identity.clone();
+        self.state.update_visit(&session.id, move |v| v.evidence = Some(kept)).await?;
         let query = BasicFactsQuery {
             name: identity.facts.name.to_string(),
             birth_date: identity.facts.birth_date,
@@ -255,16 +277,30 @@ impl CounterService for CounterApi {
             return Err(Status::not_found(format!("no resident found {how}")));
         }
         let residents = self.disclose(&session, how, &found).await?;
+        let mut kept_household = None;
         let household = match found.first().filter(|_| r.include_household) {
             Some(first) => match rr.household(&first.household_number).await.map_err(status::lookup)? {
-                Some(h) => Some(pb::Household {
-                    household_number: h.household_number.to_string(),
-                    members: self.disclose(&session, "household", &h.members).await?,
-                }),
+                Some(h) => {
+                    let members = self.disclose(&session, "household", &h.members).await?;
+                    let number = h.household_number.to_string();
+                    kept_household = Some(h);
+                    Some(pb::Household { household_number: number, members })
+                }
                 None => None,
             },
             None => None,
         };
+        // One resident found: the visit is about them from now on; later steps read them from
+        // the session, not from the resident record again.
+        if let [resident] = found.as_slice() {
+            let resident = resident.clone();
+            self.state
+                .update_visit(&session.id, move |v| {
+                    v.resident = Some(resident);
+                    v.household = kept_household;
+                })
+                .await?;
+        }
         Ok(Response::new(pb::LookupResidentResponse { residents, household }))
     }
 
@@ -315,17 +351,20 @@ impl CounterService for CounterApi {
             return Err(invalid_one("applications", ValidationError::new(Rule::Required)));
         }
         let mappings = self.state.mappings.current();
+        let visit = self.state.visit(&session.id).await?;
+        let resident = visit.resident.as_ref().map(|r| &r.atena_number);
         let mut errors = ValidationErrors::new();
         let mut new_apps = Vec::with_capacity(r.applications.len());
         for (i, draft) in r.applications.iter().enumerate() {
             let at = format!("applications[{i}]");
-            let app = match convert::draft_to_application(draft) {
-                Ok(app) => app,
-                Err(e) => {
-                    errors.extend_under(&at, e);
-                    continue;
-                }
-            };
+            let app =
+                match convert::draft_to_application(draft, visit.forms.get(&draft.procedure_id), resident) {
+                    Ok(app) => app,
+                    Err(e) => {
+                        errors.extend_under(&at, e);
+                        continue;
+                    }
+                };
             match submit::route(&self.state, mappings.catalog(), &app) {
                 Ok(new) => new_apps.push((app.applicant.to_string(), new)),
                 Err(Unfit::Invalid(e)) => errors.extend_under(&at, e),

@@ -29,7 +29,7 @@ use crate::config::CardConfig;
 use crate::delivery::Systems;
 use crate::events::SessionEvents;
 use crate::mappings::LiveMappings;
-use crate::storage::{AuditEntry, Db, SessionRow};
+use crate::storage::{AuditEntry, Db, SessionRow, Visit};
 
 /// What every service shares.
 #[derive(Debug)]
@@ -66,6 +66,29 @@ impl GatewayState {
             .await
             .map_err(status::storage)?
             .ok_or_else(|| Status::not_found("session_id: no open session has this id"))
+    }
+
+    /// What session `id`'s visit holds so far.
+    pub async fn visit(&self, id: &str) -> Result<Visit, Status> {
+        let id = id.to_owned();
+        self.db.read(move |c| Visit::load(c, &id)).await.map_err(status::storage)
+    }
+
+    /// Change what session `id`'s visit holds, in one transaction with reading it.
+    pub async fn update_visit(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Visit) + Send + 'static,
+    ) -> Result<(), Status> {
+        let id = id.to_owned();
+        self.db
+            .write(move |c| {
+                let mut visit = Visit::load(c, &id)?;
+                change(&mut visit);
+                visit.save(c, &id)
+            })
+            .await
+            .map_err(status::storage)
     }
 
     /// Write access-log entries; a read that cannot be logged is not answered.

@@ -19,7 +19,7 @@ use super::status::{self, invalid, invalid_one};
 use crate::config::DocumentsConfig;
 use crate::routing::prefill::{self, Sources};
 use crate::routing::{self, Plan, PlanError};
-use crate::storage::{AuditEntry, SessionRow};
+use crate::storage::{AuditEntry, PrefilledForm, SessionRow};
 
 /// The documents' settings and font, read once on first use (the font file is large, and a
 /// gateway that never prints should not need it).
@@ -60,13 +60,70 @@ async fn resident_and_household(
         .await
         .map_err(status::lookup)?
         .ok_or_else(|| Status::not_found(format!("{field}: no resident has this 宛名番号")))?;
-    let household = match rr.household(&resident.household_number).await.map_err(status::lookup)? {
-        Some(h) if h.members.iter().any(|m| m.atena_number == resident.atena_number) => h,
-        _ => {
-            Household { household_number: resident.household_number.clone(), members: vec![resident.clone()] }
-        }
-    };
+    let household = household_of(state, &resident).await?;
     Ok((resident, household))
+}
+
+/// The resident a visit step is about, and their household: taken from the session when the
+/// visit holds them (a member of the household looked up counts), read from the resident record
+/// once otherwise and kept. `atena` empty means the resident the visit looked up.
+async fn visit_resident(
+    state: &GatewayState,
+    session: &SessionRow,
+    atena: &str,
+    field: &str,
+) -> Result<(Resident, Household), Status> {
+    let visit = state.visit(&session.id).await?;
+    let wanted = if atena.is_empty() {
+        match &visit.resident {
+            Some(r) => r.atena_number.clone(),
+            None => {
+                return Err(invalid_one(
+                    field,
+                    ValidationError::new(Rule::Other(
+                        "is required until LookupResident has found the visit's resident",
+                    )),
+                ));
+            }
+        }
+    } else {
+        convert::atena_required(atena).map_err(|e| invalid_one(field, e))?
+    };
+    if let Some(household) = &visit.household
+        && let Some(member) = household.members.iter().find(|m| m.atena_number == wanted)
+    {
+        return Ok((member.clone(), household.clone()));
+    }
+    if let Some(resident) =
+        visit.resident.as_ref().filter(|r| r.atena_number == wanted && visit.household.is_none())
+    {
+        // Looked up without the household: read it once, now.
+        let household = household_of(state, resident).await?;
+        let kept = household.clone();
+        state.update_visit(&session.id, move |v| v.household = Some(kept)).await?;
+        return Ok((resident.clone(), household));
+    }
+    let (resident, household) = resident_and_household(state, &wanted, field).await?;
+    let (r, h) = (resident.clone(), household.clone());
+    state
+        .update_visit(&session.id, move |v| {
+            v.resident = Some(r);
+            v.household = Some(h);
+        })
+        .await?;
+    Ok((resident, household))
+}
+
+/// `resident`'s household as the resident record holds it; a household of one when the record
+/// does not list them in it.
+async fn household_of(state: &GatewayState, resident: &Resident) -> Result<Household, Status> {
+    match state.resident_record.household(&resident.household_number).await.map_err(status::lookup)? {
+        Some(h) if h.members.iter().any(|m| m.atena_number == resident.atena_number) => Ok(h),
+        _ => Ok(Household {
+            household_number: resident.household_number.clone(),
+            members: vec![resident.clone()],
+        }),
+    }
 }
 
 fn plan_error(e: PlanError) -> Status {
@@ -157,8 +214,8 @@ async fn planned<'s>(
 ) -> Result<Planned<'s>, Status> {
     let session = state.session(session_id).await?;
     let event = required_event(life_event)?;
-    let atena = convert::atena_required(atena_number).map_err(|e| invalid_one("atena_number", e))?;
-    let (resident, household) = resident_and_household(state, &atena, "atena_number").await?;
+    let (resident, household) = visit_resident(state, &session, atena_number, "atena_number").await?;
+    let atena = resident.atena_number.clone();
     let plan =
         routing::plan(mappings, event, &atena, &household, &answers, Date::today()).map_err(plan_error)?;
     Ok(Planned { session, event, atena, resident, plan })
@@ -233,8 +290,12 @@ pub(super) async fn prefill_applications(
 ) -> Result<pb::PrefillApplicationsResponse, Status> {
     let session = state.session(&r.session_id).await?;
     let mut errors = ValidationErrors::new();
-    let applicant =
-        errors.check("applicant_atena_number", convert::atena_required(&r.applicant_atena_number));
+    // Empty: the visit's resident (checked below, with the resident).
+    let applicant = if r.applicant_atena_number.is_empty() {
+        Some(None)
+    } else {
+        errors.check("applicant_atena_number", convert::atena_required(&r.applicant_atena_number)).map(Some)
+    };
     let event = errors.check("life_event", life_event_from_proto(r.life_event));
     let subject = if r.subject_atena_number.is_empty() {
         None
@@ -282,7 +343,15 @@ pub(super) async fn prefill_applications(
         return Err(invalid("", errors));
     }
 
-    let (resident, household) = resident_and_household(state, &applicant, "applicant_atena_number").await?;
+    let requested = applicant.map(|a| a.to_string()).unwrap_or_default();
+    let (resident, household) = visit_resident(state, &session, &requested, "applicant_atena_number").await?;
+    let applicant = resident.atena_number.clone();
+    // The evidence the server judged in SubmitEvidence, unless the request brings its own (read
+    // as low assurance: the client's word for it).
+    let evidence = match evidence {
+        Some(e) => Some(e),
+        None => state.visit(&session.id).await?.evidence,
+    };
     let today = Date::today();
     // The plan decides whom each form is for; without an event, each form is for the applicant.
     let subjects: BTreeMap<String, Vec<AtenaNumber>> = match event {
@@ -295,6 +364,7 @@ pub(super) async fn prefill_applications(
         }
     };
     let mut forms = Vec::with_capacity(defs.len());
+    let mut kept = Vec::with_capacity(defs.len());
     for def in defs {
         let sources = Sources {
             event,
@@ -306,6 +376,15 @@ pub(super) async fn prefill_applications(
             today,
         };
         let form = prefill::prefill(def, &sources).map_err(|e| Status::failed_precondition(e.to_string()))?;
+        kept.push((
+            def.id.to_string(),
+            PrefilledForm {
+                applicant: applicant.clone(),
+                life_event: event,
+                subjects: form.subjects.clone(),
+                fields: form.fields.clone(),
+            },
+        ));
         forms.push(pb::ApplicationForm {
             procedure_id: def.id.to_string(),
             fields: form
@@ -328,6 +407,13 @@ pub(super) async fn prefill_applications(
         });
     }
     audit(state, &session, "prefill_applications", &applicant, format!("{} forms", forms.len())).await?;
+    state
+        .update_visit(&session.id, move |v| {
+            for (id, form) in kept {
+                v.forms.insert(id, form);
+            }
+        })
+        .await?;
     Ok(pb::PrefillApplicationsResponse { forms })
 }
 
@@ -414,7 +500,13 @@ pub(super) async fn render_form(
     let session = state.session(&r.session_id).await?;
     let draft =
         r.application.ok_or_else(|| invalid_one("application", ValidationError::new(Rule::Required)))?;
-    let app = convert::draft_to_application(&draft).map_err(|e| invalid("application", e))?;
+    let visit = state.visit(&session.id).await?;
+    let app = convert::draft_to_application(
+        &draft,
+        visit.forms.get(&draft.procedure_id),
+        visit.resident.as_ref().map(|r| &r.atena_number),
+    )
+    .map_err(|e| invalid("application", e))?;
     let mappings = state.mappings.current();
     let def = mappings.catalog().get(&app.procedure).ok_or_else(|| {
         invalid_one(

@@ -12,6 +12,7 @@ pub mod kpi;
 pub mod schema;
 mod sessions;
 pub mod submissions;
+mod visits;
 pub mod work_items;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ pub use audit::AuditEntry;
 pub use deliveries::{ClaimedDelivery, DeliveryOutcome, DeliveryRow, DeliveryState};
 pub use sessions::SessionRow;
 pub use submissions::{NewApplication, SessionApplication, SubmissionOutcome, SubmittedRow};
+pub use visits::{PrefilledForm, Visit};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 

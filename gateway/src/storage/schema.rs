@@ -113,11 +113,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    visits (session_id) {
+        session_id -> Text,
+        state -> Text,
+        updated_at_ms -> BigInt,
+    }
+}
+
 diesel::joinable!(applications -> sessions (session_id));
+diesel::joinable!(visits -> sessions (session_id));
 diesel::joinable!(deliveries -> applications (application_id));
 diesel::joinable!(work_items -> applications (application_id));
 diesel::allow_tables_to_appear_in_same_query!(
     sessions,
+    visits,
     submissions,
     applications,
     deliveries,

@@ -224,3 +224,17 @@ pub fn applications_of_session(
         })
         .collect())
 }
+
+/// The application `id` as committed (renkei's canonical model, provenance and all).
+pub fn committed_application(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<renkei_model::Application>, StorageError> {
+    let payload: Option<String> =
+        applications::table.find(id).select(applications::payload).first(conn).optional()?;
+    payload
+        .map(|p| {
+            serde_json::from_str(&p).map_err(|e| StorageError::Corrupt(format!("applications.payload: {e}")))
+        })
+        .transpose()
+}

@@ -241,3 +241,150 @@ async fn a_form_missing_a_required_field_is_refused_by_name() {
     assert_eq!(fields, ["applications[0].fields.new_address.banchi", "applications[1].procedure_id"]);
     assert!(h.simulator.received_todoke().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_visit_stays_on_the_server_and_the_server_records_provenance() {
+    let h = Harness::start().await;
+    let mut counter = h.counter().await;
+    let session_id = h.open_session(&mut counter).await;
+    let taro = h.population.hard_case(HardCase::IvsName).unwrap();
+    let atena = taro.atena_number.to_string();
+
+    // Staff find the resident once; every later step refers to the session.
+    let found = counter
+        .lookup_resident(pb::LookupResidentRequest {
+            session_id: session_id.clone(),
+            key: Some(Key::AtenaNumber(atena.clone())),
+            include_household: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.household.unwrap().members.len(), 4);
+    let plan = counter
+        .plan_procedures(pb::PlanProceduresRequest {
+            session_id: session_id.clone(),
+            life_event: pb::LifeEvent::MoveWithin as i32,
+            atena_number: String::new(),
+            answers: Default::default(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(plan.procedures.iter().any(|p| p.procedure_id == "jumin.idou"), "{plan:?}");
+    let form = counter
+        .prefill_applications(pb::PrefillApplicationsRequest {
+            session_id: session_id.clone(),
+            procedure_ids: vec!["jumin.idou".into()],
+            applicant_atena_number: String::new(),
+            life_event: pb::LifeEvent::MoveWithin as i32,
+            answers: Default::default(),
+            subject_atena_number: String::new(),
+            evidence: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .forms
+        .remove(0);
+    let prefilled_name = form.fields["todokede.name"].clone();
+    assert_eq!(prefilled_name.provenance, pb::Provenance::ResidentRecord as i32);
+
+    // The client sends only what staff keyed in or changed — and claims a provenance for it,
+    // which the server does not take.
+    let keyed = |v: &str| pb::FieldValue { value: v.into(), provenance: pb::Provenance::Card as i32 };
+    let draft = pb::ApplicationDraft {
+        procedure_id: "jumin.idou".into(),
+        applicant_atena_number: String::new(),
+        subject_atena_numbers: Vec::new(),
+        life_event: pb::LifeEvent::Unspecified as i32,
+        fields: [
+            ("event_date", keyed("2026-11-20")),
+            ("new_address.prefecture", keyed("神奈川県")),
+            ("new_address.municipality", keyed("横浜市鶴見区")),
+            ("new_address.local_government_code", keyed("141011")),
+            ("new_address.town", keyed("桜町二丁目")),
+            ("new_address.banchi", keyed("4番1号")),
+            // Sent back unchanged: keeps the resident record as its source.
+            ("todokede.name", pb::FieldValue { value: prefilled_name.value.clone(), provenance: 0 }),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
+    };
+    let submitted = counter
+        .submit_applications(pb::SubmitApplicationsRequest {
+            session_id: session_id.clone(),
+            idempotency_key: "visit-on-server".into(),
+            applications: vec![draft],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let id = submitted.applications[0].application_id.clone();
+    wait_for_status(&mut counter, &session_id, &id, pb::ApplicationStatus::Delivered).await;
+
+    let app = h
+        .gateway
+        .state()
+        .db
+        .read(move |c| renkei_gateway::storage::submissions::committed_application(c, &id))
+        .await
+        .unwrap()
+        .expect("committed");
+    assert_eq!(app.applicant, taro.atena_number, "the applicant from the visit");
+    assert_eq!(app.life_event, Some(renkei_model::LifeEvent::MoveWithin), "the event from the prefill");
+    assert_eq!(app.subjects, std::slice::from_ref(&taro.atena_number), "the subjects from the prefill");
+    use renkei_model::Provenance;
+    assert_eq!(
+        app.fields["new_address.banchi"].provenance,
+        Provenance::Staff,
+        "keyed: staff's, not the card"
+    );
+    assert_eq!(app.fields["todokede.name"].provenance, Provenance::ResidentRecord);
+    assert_eq!(app.fields["subjects.names"].provenance, Provenance::ResidentRecord, "not sent back, kept");
+
+    // One read of the resident and one of the household for the whole visit.
+    assert_eq!(h.simulator.requests("GET /api/v1/atena/{atena_no}"), 1);
+    assert_eq!(h.simulator.requests("GET /api/v1/setai/{setai_no}"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn card_facts_a_client_claims_are_for_staff_to_confirm_not_high_assurance() {
+    use pb::submit_evidence_request::Evidence;
+    let h = Harness::start().await;
+    let mut counter = h.counter().await;
+    let session_id = h.open_session(&mut counter).await;
+    let taro = h.population.hard_case(HardCase::IvsName).unwrap();
+    let claimed = pb::CardEvidence {
+        card: pb::CardKind::DriversLicense as i32,
+        facts: Some(pb::BasicFacts {
+            name: taro.name.full().to_string(),
+            birth_date: date(1989, 1, 8),
+            sex: pb::Sex::Male as i32,
+            ..Default::default()
+        }),
+    };
+    let answer = counter
+        .submit_evidence(pb::SubmitEvidenceRequest {
+            session_id: session_id.clone(),
+            evidence: Some(Evidence::Card(claimed)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let identity = answer.identity.unwrap();
+    assert_eq!(identity.channel, "card");
+    assert_eq!(identity.assurance, pb::AssuranceLevel::Low as i32, "no chip was read here");
+    assert_eq!(identity.needs_confirmation, ["facts.name", "facts.birth_date", "facts.sex"]);
+    assert_eq!(answer.candidates.len(), 1);
+
+    // The prefill takes the evidence the server judged: the kind of card is the one presented.
+    let visit = h.gateway.state().visit(&session_id).await.unwrap();
+    let evidence = visit.evidence.unwrap();
+    assert_eq!(
+        evidence.source,
+        renkei_model::EvidenceSource::Card { card: renkei_model::CardKind::DriversLicense }
+    );
+    assert_eq!(evidence.assurance, renkei_model::AssuranceLevel::Low);
+}
