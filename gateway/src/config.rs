@@ -451,6 +451,27 @@ mod tests {
     }
 
     #[test]
+    fn a_subscriber_names_a_system_and_two_may_not_send_it_the_same_interface() {
+        let text = "[systems.nhi]\ntransport = \"file\"\ninbox = \"/srv/nhi\"\nfeed_inbox = \"/srv/nhi-feed\"\n\n\
+                    [hub.subscribers.nhi]\nsystem = \"nhi\"\nmapping = \"nhi/member\"\n\n\
+                    [hub.subscribers.nhi-again]\nsystem = \"nhi\"\nmapping = \"nhi/member\"\n";
+        let config: Config = toml::from_str(text).unwrap();
+        assert_eq!(
+            config.hub.validate().unwrap_err(),
+            "[hub.subscribers.nhi-again]: sends nhi/member to nhi as [hub.subscribers.nhi] does"
+        );
+        // The old keys of a subscriber (its own URL or directory) are refused, not ignored.
+        let e = toml::from_str::<Config>(
+            "[hub.subscribers.nhi]\nsystem = \"nhi\"\nmapping = \"nhi/member\"\ninbox = \"/srv\"\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("inbox"), "{e}");
+        let e = toml::from_str::<Config>("[hub.subscribers.nhi]\nsystem = \"nhi\"\nmapping = \"member\"\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("write system/interface (nhi/kisai-henko)"), "{e}");
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let e = toml::from_str::<Config>("[delivery]\nmax_attempt = 3\n").unwrap_err();
         assert!(e.to_string().contains("max_attempt"), "{e}");

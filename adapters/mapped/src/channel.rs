@@ -448,6 +448,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_a_file_transfer_system_has_a_feed_directory() {
+        let rest = TransportConfig::Rest(renkei_adapter_core::RestConfig::new("http://127.0.0.1:9/api/"));
+        let e = Channel::new("tax", &rest).unwrap().with_feed_inbox("/srv/feed".into()).unwrap_err();
+        assert!(e.to_string().starts_with("tax: configuration: feed_inbox:"), "{e}");
+    }
+
+    #[test]
     fn file_names_carry_the_key_safely() {
         assert_eq!(file_name("kisai-henko", "0190-ab/../c", Format::Csv), "kisai-henko-0190-ab____c.csv");
     }
