@@ -30,6 +30,7 @@
 //! transport = "file"
 //! inbox = "/srv/renkei/nhi/in"
 //! ack_timeout_ms = 30000
+//! feed_inbox = "/srv/renkei/nhi/feed"     # the change feed's files (the inbox when absent)
 //! lookup = { base_url = "https://kokuho.example.lg.jp/api/v1/" }   # member lookups
 //!
 //! [systems.welfare]                       # any system reached through its mapping files alone
@@ -57,11 +58,11 @@
 //! mode = "pull"                            # or "push": the resident record POSTs /hub/v1/changes
 //! poll_interval_ms = 60000                 # at most 600000 (10 minutes)
 //! [hub.subscribers.nhi]
+//! system = "nhi"                           # files into its feed_inbox, published with NAME.done
 //! mapping = "nhi/member"                   # the version in force on each change's date
-//! inbox = "/srv/renkei/nhi/in"             # files, published with NAME.done
 //! [hub.subscribers.tax]
+//! system = "tax"                           # POST {base_url}atena-diff, Idempotency-Key
 //! mapping = "resident-record/atena-diff"
-//! rest = { base_url = "https://zei.example.lg.jp/api/v1/" }   # POST atena-diff, Idempotency-Key
 //! ```
 
 use std::collections::BTreeMap;
@@ -69,6 +70,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use renkei_adapter_core::{RestConfig, TransportConfig};
+use renkei_mappings::InterfaceRef;
 use serde::{Deserialize, Serialize};
 
 use crate::storage::{DatabaseUrl, Db};
@@ -100,6 +102,10 @@ pub struct SystemConfig {
     /// NHI member lookups over REST, when the transport is file transfer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lookup: Option<RestConfig>,
+    /// File transfer: where the change feed's files go when the system takes them apart from
+    /// its inbox (a subscriber of `[hub]` naming this system).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed_inbox: Option<PathBuf>,
     #[serde(flatten)]
     pub transport: TransportConfig,
 }
@@ -110,6 +116,7 @@ impl SystemConfig {
         SystemConfig {
             adapter: None,
             lookup: None,
+            feed_inbox: None,
             transport: TransportConfig::Rest(RestConfig::new(base_url)),
         }
     }
@@ -335,26 +342,17 @@ impl Default for HubConfig {
     }
 }
 
-/// One system that takes the resident record's changes, through one mapping, by REST or file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One system that takes the resident record's changes, through one mapping, over the system's
+/// own transport (`[systems.<system>]`: its base URL and certificates, or its directories).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriberConfig {
+    /// The configured system the changes go to.
+    pub system: String,
     /// `system/interface` (the version in force on each change's date) or an exact
-    /// `system/interface@version`. The mapping's canonical kind must be `resident`.
-    pub mapping: String,
-    /// Deliver by REST: `POST {base_url}{path}` with a JSON batch (the mapping must be JSON).
-    #[serde(default)]
-    pub rest: Option<RestConfig>,
-    /// The path the REST batch is posted to, relative to `base_url`.
-    #[serde(default = "default_subscriber_path")]
-    pub path: String,
-    /// Deliver as files into this directory (the file convention of renkei-adapter-core).
-    #[serde(default)]
-    pub inbox: Option<PathBuf>,
-}
-
-fn default_subscriber_path() -> String {
-    "atena-diff".to_owned()
+    /// `system/interface@version`. The mapping's canonical kind must be `resident`; over REST
+    /// its layout must be JSON, and the batch is posted to the interface's name.
+    pub mapping: InterfaceRef,
 }
 
 impl HubConfig {
@@ -374,10 +372,16 @@ impl HubConfig {
             if name == crate::storage::feed::SOURCE {
                 return Err(format!("{key}: {name:?} is reserved for the feed's source"));
             }
-            match (&s.rest, &s.inbox) {
-                (Some(_), Some(_)) => return Err(format!("{key}: rest and inbox: choose one")),
-                (None, None) => return Err(format!("{key}: needs rest = {{ base_url = … }} or inbox = …")),
-                _ => {}
+            // Two subscribers sending one interface to one system would write the same files.
+            if let Some((other, _)) = self
+                .subscribers
+                .iter()
+                .find(|(n, o)| *n < name && o.system == s.system && o.mapping == s.mapping)
+            {
+                return Err(format!(
+                    "{key}: sends {} to {} as [hub.subscribers.{other}] does",
+                    s.mapping, s.system
+                ));
             }
         }
         Ok(())
@@ -426,7 +430,8 @@ mod tests {
         assert_eq!(config.card.counter_readers["shiminka-03"], "Virtual PCD 00 00");
         assert_eq!(config.intake.qr_keys.len(), 1);
         assert_eq!(config.hub.subscribers["nhi"].mapping, "nhi/member");
-        assert!(config.hub.subscribers["tax"].rest.is_some());
+        assert_eq!(config.hub.subscribers["tax"].system, "tax");
+        assert_eq!(config.systems["nhi"].feed_inbox, Some(PathBuf::from("/srv/renkei/nhi/feed")));
         config.hub.validate().unwrap();
         assert_eq!(
             config.storage.database_url(),
@@ -443,6 +448,27 @@ mod tests {
         config.hub.validate().unwrap();
         assert!(config.systems.contains_key("nhi"));
         assert_eq!(config.hub.subscribers["nhi"].mapping, "nhi/member");
+    }
+
+    #[test]
+    fn a_subscriber_names_a_system_and_two_may_not_send_it_the_same_interface() {
+        let text = "[systems.nhi]\ntransport = \"file\"\ninbox = \"/srv/nhi\"\nfeed_inbox = \"/srv/nhi-feed\"\n\n\
+                    [hub.subscribers.nhi]\nsystem = \"nhi\"\nmapping = \"nhi/member\"\n\n\
+                    [hub.subscribers.nhi-again]\nsystem = \"nhi\"\nmapping = \"nhi/member\"\n";
+        let config: Config = toml::from_str(text).unwrap();
+        assert_eq!(
+            config.hub.validate().unwrap_err(),
+            "[hub.subscribers.nhi-again]: sends nhi/member to nhi as [hub.subscribers.nhi] does"
+        );
+        // The old keys of a subscriber (its own URL or directory) are refused, not ignored.
+        let e = toml::from_str::<Config>(
+            "[hub.subscribers.nhi]\nsystem = \"nhi\"\nmapping = \"nhi/member\"\ninbox = \"/srv\"\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("inbox"), "{e}");
+        let e = toml::from_str::<Config>("[hub.subscribers.nhi]\nsystem = \"nhi\"\nmapping = \"member\"\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("write system/interface (nhi/kisai-henko)"), "{e}");
     }
 
     #[test]

@@ -86,6 +86,11 @@ pub fn build_systems(
     for (name, system) in &config.systems {
         let context = || format!("[systems.{name}]");
         let transport = &system.transport;
+        if system.feed_inbox.is_some() && !matches!(transport, TransportConfig::File(_)) {
+            anyhow::bail!(
+                "[systems.{name}].feed_inbox: {name} is reached over REST, and so is its change feed"
+            );
+        }
         let adapter: Arc<dyn CoreSystem> = match system.adapter_for(name) {
             AdapterKind::ResidentRecord => {
                 let TransportConfig::Rest(rest) = transport else {
@@ -200,7 +205,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     let hub = if config.hub.subscribers.is_empty() {
         None
     } else {
-        Some(Arc::new(Hub::new(config.hub.clone(), db.clone(), state.mappings.clone())?))
+        Some(Arc::new(Hub::new(config.hub.clone(), &config.systems, db.clone(), state.mappings.clone())?))
     };
     let push = match (&hub, config.hub.mode) {
         (Some(hub), HubMode::Push) => {

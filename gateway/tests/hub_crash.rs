@@ -97,19 +97,28 @@ watch = false
 [systems.resident-record]
 transport = "rest"
 base_url = "{rr}"
+[systems.tax]
+transport = "rest"
+base_url = "{tax}"
+[systems.welfare]
+transport = "rest"
+base_url = "{welfare}"
+[systems.nhi]
+transport = "file"
+inbox = "{inbox}"
 [hub]
 poll_interval_ms = 200
 batch = 20
 lease_ms = 1000
 [hub.subscribers.tax]
+system = "tax"
 mapping = "resident-record/atena-diff"
-rest = {{ base_url = "{tax}" }}
 [hub.subscribers.welfare]
+system = "welfare"
 mapping = "resident-record/atena-diff"
-rest = {{ base_url = "{welfare}" }}
 [hub.subscribers.nhi]
+system = "nhi"
 mapping = "nhi/member"
-inbox = "{inbox}"
 "#,
             data = dir.path().join("data").display(),
             rr = resident_record.base_url(),

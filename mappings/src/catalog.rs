@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::canonical::CanonicalKind;
 use crate::mapping::Mapping;
 use crate::problem::{Problem, line_of};
+use crate::reference::InterfaceRef;
 use crate::routing::Expr;
 use crate::source::SourceFile;
 
@@ -55,32 +56,75 @@ impl FormField {
     }
 }
 
-/// Which interface of its target system an application goes through.
+/// Which interface of its target system an application goes through: always the version in
+/// force on the application's date, so a procedure names no version.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[serde(try_from = "RawMappingRef")]
 pub enum MappingRef {
     /// `system/interface`, for every application of the procedure.
-    One(String),
+    One(InterfaceRef),
     /// Chosen by the value of one form field (国保 異動届: 加入, 脱退 or 記載事項変更).
     ByField(MappingChoice),
 }
 
 /// `[mapping] field = "idou_kubun"` with `[mapping.interfaces] "加入" = "nhi/shikaku-shutoku"` …
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingChoice {
     /// The form field whose value chooses.
     pub field: String,
     /// The field's value → `system/interface`.
-    pub interfaces: BTreeMap<String, String>,
+    pub interfaces: BTreeMap<String, InterfaceRef>,
+}
+
+/// `mapping` as written, before its references are read.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawMappingRef {
+    One(String),
+    ByField(RawMappingChoice),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMappingChoice {
+    field: String,
+    interfaces: BTreeMap<String, String>,
+}
+
+/// A procedure's interface: a reference without a version.
+fn procedure_interface(named: &str) -> Result<InterfaceRef, String> {
+    let reference = InterfaceRef::parse(named).map_err(|e| format!("mapping {named:?} {e}"))?;
+    if reference.version.is_some() {
+        return Err(format!(
+            "mapping {named:?} names a version, but a procedure goes through the version in force on the application's date: write system/interface (nhi/kisai-henko)"
+        ));
+    }
+    Ok(reference)
+}
+
+impl TryFrom<RawMappingRef> for MappingRef {
+    type Error = String;
+
+    fn try_from(raw: RawMappingRef) -> Result<Self, String> {
+        Ok(match raw {
+            RawMappingRef::One(named) => MappingRef::One(procedure_interface(&named)?),
+            RawMappingRef::ByField(RawMappingChoice { field, interfaces }) => {
+                let interfaces = interfaces
+                    .into_iter()
+                    .map(|(value, named)| Ok((value, procedure_interface(&named)?)))
+                    .collect::<Result<_, String>>()?;
+                MappingRef::ByField(MappingChoice { field, interfaces })
+            }
+        })
+    }
 }
 
 impl MappingRef {
-    /// Every `system/interface` it may name.
-    pub fn interfaces(&self) -> Vec<&str> {
+    /// Every interface it may name.
+    pub fn interfaces(&self) -> Vec<&InterfaceRef> {
         match self {
-            MappingRef::One(one) => vec![one.as_str()],
-            MappingRef::ByField(choice) => choice.interfaces.values().map(String::as_str).collect(),
+            MappingRef::One(one) => vec![one],
+            MappingRef::ByField(choice) => choice.interfaces.values().collect(),
         }
     }
 }
@@ -149,7 +193,7 @@ impl ProcedureDef {
     pub fn interface_for(&self, app: &Application) -> Result<Option<(&str, &str)>, MappingChoiceError> {
         let named = match &self.mapping {
             None => return Ok(None),
-            Some(MappingRef::One(one)) => one.as_str(),
+            Some(MappingRef::One(one)) => one,
             Some(MappingRef::ByField(choice)) => {
                 let error = |rule: String| MappingChoiceError {
                     procedure: self.id.to_string(),
@@ -162,13 +206,13 @@ impl ProcedureDef {
                     .map(|f| f.value.as_str().trim())
                     .filter(|v| !v.is_empty())
                     .ok_or_else(|| error("is required to choose the interface".to_owned()))?;
-                choice.interfaces.get(value).map(String::as_str).ok_or_else(|| {
+                choice.interfaces.get(value).ok_or_else(|| {
                     let known: Vec<&str> = choice.interfaces.keys().map(String::as_str).collect();
                     error(format!("has no interface for this value (one of {})", known.join(", ")))
                 })?
             }
         };
-        Ok(named.split_once('/'))
+        Ok(Some((named.system.as_str(), named.interface.as_str())))
     }
 }
 
@@ -255,16 +299,16 @@ impl Catalog {
                 problem(at("mapping"), "mapping is set but target_system is not".to_owned());
             }
             // What the form's fields reach: the mappings that read each, by field name.
-            let mut sent: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            let mut sent: BTreeMap<&str, Vec<String>> = BTreeMap::new();
             let mut reads_elsewhere = Vec::new();
             // Whether every interface compiled: what a missing one would send is unknown.
             let mut complete = true;
             for named in mapping.interfaces() {
                 let line = at(&format!("\"{named}\""));
-                let Some((system, interface)) = named.split_once('/') else {
-                    problem(line, format!("mapping {named:?}: write system/interface (nhi/kisai-henko)"));
-                    continue;
-                };
+                let (system, interface) = (named.system.as_str(), named.interface.as_str());
+                // What the messages quote: the reference as the file spells it.
+                let named = named.to_string();
+                let named = named.as_str();
                 if def.target_system.as_deref().is_some_and(|t| t != system) {
                     problem(
                         line,
@@ -293,7 +337,7 @@ impl Catalog {
                         continue;
                     }
                     for read in &m.form_reads {
-                        sent.entry(read.field.as_str()).or_default().push(named);
+                        sent.entry(read.field.as_str()).or_default().push(named.to_owned());
                         if def.field(&read.field).is_some() {
                             continue;
                         }
@@ -337,7 +381,7 @@ impl Catalog {
                         format!(
                             "field {:?} reaches no item of {}: map it, or say why it is not sent (not_sent = \"…\")",
                             field.name,
-                            mapping.interfaces().join(", ")
+                            mapping.interfaces().iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")
                         ),
                     ),
                     (Some(reason), None) if reason.trim().is_empty() => {
@@ -475,10 +519,9 @@ mod tests {
         let set = MappingSet::embedded().unwrap();
         for def in set.catalog().iter() {
             for named in def.mapping.iter().flat_map(|m| m.interfaces()) {
-                let (system, interface) = named.split_once('/').unwrap();
-                assert_eq!(def.target_system.as_deref(), Some(system), "{}", def.id);
+                assert_eq!(def.target_system.as_deref(), Some(named.system.as_str()), "{}", def.id);
                 assert!(
-                    set.mappings().any(|m| m.id.system == system && m.id.interface == interface),
+                    set.mappings().any(|m| m.id.system == named.system && m.id.interface == named.interface),
                     "{named}"
                 );
             }

@@ -22,6 +22,7 @@ use crate::mapping::{
     check_value,
 };
 use crate::problem::{Problem, line_of};
+use crate::reference::{InterfaceRef, is_name, is_version};
 use crate::source::SourceFile;
 use crate::value::{Value, ValueKind};
 
@@ -192,17 +193,10 @@ fn span_start<T>(s: &Spanned<T>) -> usize {
 }
 
 /// The id the file's path says it has: `systems/<system>/<interface>@<version>.toml`.
-fn id_from_path(path: &Path) -> Option<(String, String, String)> {
+fn id_from_path(path: &Path) -> Option<InterfaceRef> {
     let stem = path.file_stem()?.to_str()?;
     let system = path.parent()?.file_name()?.to_str()?;
-    let (interface, version) = stem.split_once('@')?;
-    Some((system.to_owned(), interface.to_owned(), version.to_owned()))
-}
-
-fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.starts_with(|c: char| c.is_ascii_lowercase())
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+    InterfaceRef::parse(&format!("{system}/{stem}")).ok().filter(|r| r.version.is_some())
 }
 
 pub(crate) fn compile(
@@ -219,15 +213,7 @@ pub(crate) fn compile(
     for (what, value) in
         [("system", &header.system), ("interface", &header.interface), ("version", &header.version)]
     {
-        let ok = if what == "version" {
-            !value.get_ref().is_empty()
-                && value
-                    .get_ref()
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
-        } else {
-            is_name(value.get_ref())
-        };
+        let ok = if what == "version" { is_version(value.get_ref()) } else { is_name(value.get_ref()) };
         if !ok {
             cx.at(
                 span_start(value),
@@ -236,10 +222,10 @@ pub(crate) fn compile(
         }
     }
     match id_from_path(&file.path) {
-        Some((s, i, v))
-            if s == *header.system.get_ref()
-                && i == *header.interface.get_ref()
-                && v == *header.version.get_ref() => {}
+        Some(r)
+            if r.system == *header.system.get_ref()
+                && r.interface == *header.interface.get_ref()
+                && r.version.as_ref() == Some(header.version.get_ref()) => {}
         _ => cx.at(
             span_start(&def.mapping),
             format!(

@@ -47,6 +47,7 @@ mod file;
 mod layout;
 mod mapping;
 mod problem;
+mod reference;
 pub mod routing;
 mod source;
 mod value;
@@ -73,6 +74,7 @@ pub use examples::ExampleResult;
 pub use file::{DateFormat, Direction, Format, ItemType, Records, Separator};
 pub use mapping::{ApplyError, FieldDegeneration, FormRead, Item, Mapping, MappingId, Report, SystemRecord};
 pub use problem::{Problem, Problems};
+pub use reference::{InterfaceRef, InterfaceRefError};
 pub use routing::RoutingRules;
 pub use source::SourceFile;
 pub use value::{Value, ValueKind};
@@ -242,6 +244,12 @@ impl MappingSet {
             .iter()
             .filter(|m| m.id.system == system && m.id.interface == interface && m.effective_from <= on)
             .max_by_key(|m| m.effective_from)
+    }
+
+    /// The mapping `reference` means on `on`: the version it names, or else the version of its
+    /// interface in force on `on`.
+    pub fn resolve(&self, reference: &InterfaceRef, on: Date) -> Option<&Arc<Mapping>> {
+        reference.resolve(&self.mappings, on)
     }
 
     /// `system/interface@version`.

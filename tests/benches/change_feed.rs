@@ -24,7 +24,7 @@ use renkei_adapter_resident_record::ResidentRecordClient;
 use renkei_conformance::change_sink;
 use renkei_conformance::population::Population;
 use renkei_conformance::resident_record::ResidentRecordSimulator;
-use renkei_gateway::config::{HubConfig, SubscriberConfig};
+use renkei_gateway::config::{HubConfig, SubscriberConfig, SystemConfig};
 use renkei_gateway::hub::{Hub, Step};
 use renkei_gateway::mappings::LiveMappings;
 use renkei_gateway::storage::Db;
@@ -77,28 +77,26 @@ async fn main() {
             change_sink::start("127.0.0.1:0").await.unwrap(),
             change_sink::start("127.0.0.1:0").await.unwrap(),
         );
-        let rest = |url: String| SubscriberConfig {
-            mapping: "resident-record/atena-diff".into(),
-            rest: Some(RestConfig::new(url)),
-            path: "atena-diff".into(),
-            inbox: None,
+        let systems: BTreeMap<String, SystemConfig> = toml::from_str(&format!(
+            "[tax]\ntransport = \"rest\"\nbase_url = \"{}\"\n\n[welfare]\ntransport = \"rest\"\nbase_url = \"{}\"\n\n\
+             [nhi]\ntransport = \"file\"\ninbox = \"{}\"\n",
+            tax.base_url(),
+            welfare.base_url(),
+            inbox.display()
+        ))
+        .unwrap();
+        let subscriber = |system: &str, mapping: &str| {
+            (system.to_owned(), SubscriberConfig { system: system.into(), mapping: mapping.parse().unwrap() })
         };
         let subscribers = BTreeMap::from([
-            ("tax".to_owned(), rest(tax.base_url())),
-            ("welfare".to_owned(), rest(welfare.base_url())),
-            (
-                "nhi".to_owned(),
-                SubscriberConfig {
-                    mapping: "nhi/member".into(),
-                    rest: None,
-                    inbox: Some(inbox.clone()),
-                    ..rest(String::new())
-                },
-            ),
+            subscriber("tax", "resident-record/atena-diff"),
+            subscriber("welfare", "resident-record/atena-diff"),
+            subscriber("nhi", "nhi/member"),
         ]);
         let config = HubConfig { batch, subscribers, ..HubConfig::default() };
         let db = Db::open(&Db::sqlite_in(dir.path())).unwrap();
-        let hub = Arc::new(Hub::new(config, db, Arc::new(LiveMappings::new(None, set.clone()))).unwrap());
+        let hub =
+            Arc::new(Hub::new(config, &systems, db, Arc::new(LiveMappings::new(None, set.clone()))).unwrap());
 
         let start = Instant::now();
         let pulled = hub.pull_once(&client).await.unwrap();

@@ -10,6 +10,18 @@
 //!   `reference=` (受付番号), `reason=`. The file name carries the idempotency key, so a retry
 //!   that finds its file still waiting does not write it again; a `failed` acknowledgement (the
 //!   system could not take the file) clears the file so that the next attempt writes it afresh.
+//!
+//! The resident record's changes ([`Channel::send_feed`]) travel the same way, a batch at a time
+//! under a key made of its seq range:
+//!
+//! - REST: `POST {base_url}/{interface}` with `{"batch": KEY, "first_seq": …, "last_seq": …,
+//!   "records": [{…}, …]}` (the records in the interface's JSON layout) and `Idempotency-Key:
+//!   KEY`; any 2xx takes the batch, anything else is retried.
+//! - File: `{interface}-{first:010}-{last:010}.{jsonl|csv|dat|xml}` — the layout's header, then
+//!   each record with its separator — published with its completion file into the system's feed
+//!   directory (its inbox unless configured apart). Publishing is the delivery: the system takes
+//!   the files at its own pace and acknowledges none. A batch sent again after a crash finds its
+//!   file and is not written twice (a file published without its completion file gets it).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -17,7 +29,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use renkei_adapter_core::file::{AtomicFile, FileError, Marker};
 use renkei_adapter_core::{RequestBody, RestClient, TransportConfig, TransportError};
-use renkei_mappings::{Charset, Format};
+use renkei_mappings::{Charset, Format, Mapping};
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 
@@ -39,7 +51,33 @@ pub enum Channel {
 pub struct FileChannel {
     system: String,
     inbox: PathBuf,
+    /// Where the change feed's files go: the inbox unless the system takes them apart.
+    feed_inbox: PathBuf,
     ack_timeout: Duration,
+}
+
+/// A batch of the resident record's changes for one subscriber: records already encoded in
+/// `mapping`'s layout, covering seqs `first_seq..=last_seq`.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedBatch<'a> {
+    /// The subscriber (the feed's cursor) sending it: part of the REST key, so that two
+    /// subscribers' batches of the same range stay apart.
+    pub subscriber: &'a str,
+    pub first_seq: i64,
+    pub last_seq: i64,
+    /// Which run of the range (1, 2 …) when a new version of the mapping took effect inside
+    /// it, each run going through its own version; `None` for a whole range.
+    pub part: Option<usize>,
+    pub mapping: &'a Mapping,
+    pub records: &'a [Vec<u8>],
+}
+
+impl FeedBatch<'_> {
+    /// `0000000001-0000000050` (`.2` for a run): the same for the same batch after a restart.
+    fn range(&self) -> String {
+        let part = self.part.map(|p| format!(".{p}")).unwrap_or_default();
+        format!("{:010}-{:010}{part}", self.first_seq, self.last_seq)
+    }
 }
 
 /// An encoded record on its way to the system.
@@ -82,10 +120,31 @@ impl Channel {
                 })?;
                 Ok(Channel::File(FileChannel {
                     system: system.to_owned(),
+                    feed_inbox: inbox.clone(),
                     inbox,
                     ack_timeout: Duration::from_millis(file.ack_timeout_ms),
                 }))
             }
+        }
+    }
+
+    /// The same channel with the change feed's files going to `dir` instead of the inbox. Only a
+    /// file-transfer system has such a directory.
+    pub fn with_feed_inbox(self, dir: PathBuf) -> Result<Channel, TransportError> {
+        match self {
+            Channel::File(file) => Ok(Channel::File(FileChannel { feed_inbox: dir, ..file })),
+            Channel::Rest(rest) => Err(TransportError::Config {
+                system: rest.system().to_owned(),
+                message: "feed_inbox: the system is reached over REST, and so is its change feed".into(),
+            }),
+        }
+    }
+
+    /// The directory the change feed's files go into (none for REST).
+    pub fn feed_inbox(&self) -> Option<&Path> {
+        match self {
+            Channel::File(file) => Some(&file.feed_inbox),
+            Channel::Rest(_) => None,
         }
     }
 
@@ -109,6 +168,14 @@ impl Channel {
         match self {
             Channel::Rest(rest) => submit_rest(rest, submission).await,
             Channel::File(file) => file.submit(submission).await,
+        }
+    }
+
+    /// Hand a batch of the change feed to the system; `Ok` once it has it (see the module).
+    pub async fn send_feed(&self, batch: FeedBatch<'_>) -> Result<(), TransportError> {
+        match self {
+            Channel::Rest(rest) => send_feed_rest(rest, batch).await,
+            Channel::File(file) => file.send_feed(batch).await,
         }
     }
 
@@ -171,6 +238,36 @@ async fn submit_rest(rest: &RestClient, s: Submission<'_>) -> Result<Answer, Tra
         }
         _ => Err(rest.status_error(s.interface, &response)),
     }
+}
+
+async fn send_feed_rest(rest: &RestClient, batch: FeedBatch<'_>) -> Result<(), TransportError> {
+    let operation = batch.mapping.id.interface.as_str();
+    let encode = |message: &str| TransportError::Encode {
+        system: rest.system().to_owned(),
+        operation: operation.to_owned(),
+        message: message.to_owned(),
+    };
+    let key = format!("{}-{}", batch.subscriber, batch.range());
+    // The records are already JSON in the interface's layout: splice them in as they are.
+    let mut body = format!(
+        r#"{{"batch":{},"first_seq":{},"last_seq":{},"records":["#,
+        serde_json::Value::from(key.as_str()),
+        batch.first_seq,
+        batch.last_seq
+    );
+    for (i, record) in batch.records.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(std::str::from_utf8(record).map_err(|_| encode("a record is not UTF-8 JSON"))?);
+    }
+    body.push_str("]}");
+    let mut headers = HeaderMap::new();
+    let value = HeaderValue::from_str(&key).map_err(|_| encode("the batch key is not a header value"))?;
+    headers.insert("Idempotency-Key", value);
+    let body = RequestBody { bytes: Bytes::from(body), content_type: "application/json" };
+    let response = rest.send_body(operation, Method::POST, operation, headers, Some(body)).await?;
+    if response.status.is_success() { Ok(()) } else { Err(rest.status_error(operation, &response)) }
 }
 
 /// A file name built from the key: the characters a file name may hold, the rest as `_`.
@@ -248,6 +345,34 @@ impl FileChannel {
         }
     }
 
+    async fn send_feed(&self, batch: FeedBatch<'_>) -> Result<(), TransportError> {
+        let mapping = batch.mapping;
+        let ext = match mapping.format {
+            // One record per line.
+            Format::Json => "jsonl",
+            Format::Csv => "csv",
+            Format::Fixed => "dat",
+            // One record element per line: an XML layout's records, not a whole document.
+            Format::Xml => "xml",
+        };
+        let name = format!("{}-{}.{ext}", mapping.id.interface, batch.range());
+        let mut body = mapping.file_header().unwrap_or_default();
+        for record in batch.records {
+            body.extend_from_slice(record);
+            body.extend_from_slice(mapping.file_separator());
+        }
+        let (dir, records, operation) =
+            (self.feed_inbox.clone(), batch.records.len(), mapping.id.interface.clone());
+        tokio::task::spawn_blocking(move || publish_once(&dir, &name, records, &body))
+            .await
+            .map_err(|e| TransportError::Other {
+                system: self.system.clone(),
+                operation: operation.clone(),
+                message: e.to_string(),
+            })?
+            .map_err(|e| self.file_error(&operation, e))
+    }
+
     fn read_ack(&self, operation: &str, name: &str) -> Result<Answer, TransportError> {
         let lines = Marker::Ack.read(&self.inbox, name).map_err(|e| self.file_error(operation, e))?;
         let get = |key: &str| {
@@ -297,9 +422,37 @@ impl FileChannel {
     }
 }
 
+/// Publish `name` into `dir` unless it is there already: a batch sent again after a crash comes
+/// under the same name, and a file published before the crash is taken as delivered (its
+/// completion file is written if the crash came before it).
+fn publish_once(dir: &Path, name: &str, records: usize, body: &[u8]) -> Result<(), FileError> {
+    if Marker::Done.path(dir, name).exists() {
+        return Ok(());
+    }
+    let data = dir.join(name);
+    if data.exists() {
+        let bytes = std::fs::metadata(&data)
+            .map_err(|source| FileError::Io { path: data.clone(), operation: "stat", source })?
+            .len();
+        Marker::Done.write(dir, name, &[("records", records.to_string()), ("bytes", bytes.to_string())])?;
+        return Ok(());
+    }
+    let mut file = AtomicFile::create(dir, name)?;
+    file.append(body)?;
+    file.publish(records as u64)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_file_transfer_system_has_a_feed_directory() {
+        let rest = TransportConfig::Rest(renkei_adapter_core::RestConfig::new("http://127.0.0.1:9/api/"));
+        let e = Channel::new("tax", &rest).unwrap().with_feed_inbox("/srv/feed".into()).unwrap_err();
+        assert!(e.to_string().starts_with("tax: configuration: feed_inbox:"), "{e}");
+    }
 
     #[test]
     fn file_names_carry_the_key_safely() {

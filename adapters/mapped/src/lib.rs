@@ -24,7 +24,7 @@ use renkei_adapter_core::{CoreSystem, DeliveryError, Receipt, TransportConfig, T
 use renkei_mappings::{CanonicalKind, CanonicalRecord, Mapping, MappingSet, Report};
 use renkei_model::{Application, Date};
 
-pub use channel::{Answer, Channel, FileChannel, Submission, UKETSUKE_HEADER};
+pub use channel::{Answer, Channel, FeedBatch, FileChannel, Submission, UKETSUKE_HEADER};
 pub use records::{RecordFailure, decode_records, encode_document};
 
 /// Where an adapter takes the mapping set from on each call.

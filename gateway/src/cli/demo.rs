@@ -74,27 +74,23 @@ impl SimulatedCity {
             SystemConfig {
                 adapter: None,
                 lookup: Some(RestConfig::new(self.nhi.clone())),
+                // The simulator acknowledges application files in its inbox; the change feed's
+                // member files wait apart for a reader.
+                feed_inbox: Some(self.nhi_feed.clone()),
                 transport: TransportConfig::File(file),
             },
         );
         std::fs::create_dir_all(&self.nhi_feed)?;
-        let atena_diff = |url: String| SubscriberConfig {
-            mapping: "resident-record/atena-diff".into(),
-            rest: Some(RestConfig::new(url)),
-            path: "atena-diff".into(),
-            inbox: None,
-        };
-        config.hub.subscribers.insert("tax".into(), atena_diff(self.tax.clone()));
-        config.hub.subscribers.insert("welfare".into(), atena_diff(self.welfare.clone()));
-        config.hub.subscribers.insert(
-            "nhi".into(),
-            SubscriberConfig {
-                mapping: "nhi/member".into(),
-                rest: None,
-                inbox: Some(self.nhi_feed.clone()),
-                ..atena_diff(String::new())
-            },
-        );
+        // Each system takes the differences over its own channel: tax and welfare over REST,
+        // NHI as files.
+        for (system, mapping) in [
+            ("tax", "resident-record/atena-diff"),
+            ("welfare", "resident-record/atena-diff"),
+            ("nhi", "nhi/member"),
+        ] {
+            let subscriber = SubscriberConfig { system: system.into(), mapping: mapping.parse()? };
+            config.hub.subscribers.insert(system.into(), subscriber);
+        }
         Ok(config)
     }
 }

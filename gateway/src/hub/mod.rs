@@ -8,6 +8,7 @@
 //!                                                │            │            │
 //!                                     cursor "nhi"   cursor "tax"   cursor "welfare"
 //!                                         mapping → file    mapping → REST   …
+//!                                  (each through the channel of the system it names, [systems.*])
 //! ```
 //!
 //! # What is guaranteed
@@ -35,6 +36,7 @@ mod subscriber;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,7 +49,7 @@ use tracing::{debug, info, warn};
 pub use push::{PushIntake, PushOutcome};
 pub use subscriber::Subscriber;
 
-use crate::config::{HubConfig, HubMode};
+use crate::config::{HubConfig, HubMode, SystemConfig};
 use crate::delivery::backoff_ms;
 use crate::mappings::LiveMappings;
 use crate::storage::feed::{self, CursorRow, JournalEntry, QuarantineRow, SOURCE};
@@ -91,14 +93,20 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Check the configuration against the mapping set in force and build the subscribers.
-    pub fn new(config: HubConfig, db: Db, mappings: Arc<LiveMappings>) -> anyhow::Result<Hub> {
+    /// Check the configuration against the systems (`[systems.*]`, whose channels the
+    /// subscribers deliver through) and the mapping set in force, and build the subscribers.
+    pub fn new(
+        config: HubConfig,
+        systems: &BTreeMap<String, SystemConfig>,
+        db: Db,
+        mappings: Arc<LiveMappings>,
+    ) -> anyhow::Result<Hub> {
         config.validate().map_err(anyhow::Error::msg)?;
         let set = mappings.current();
         let subscribers = config
             .subscribers
             .iter()
-            .map(|(name, c)| Subscriber::new(name, c, &set))
+            .map(|(name, c)| Subscriber::new(name, c, systems, &set))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let owner = format!("hub-{}", uuid::Uuid::new_v4().simple());
         Ok(Hub { db, mappings, config, subscribers, owner, arrived: watch::channel(0).0 })

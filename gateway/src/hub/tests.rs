@@ -17,8 +17,9 @@ use reqwest::Method;
 use reqwest::header::HeaderMap;
 
 use super::*;
-use crate::config::SubscriberConfig;
+use crate::config::{SubscriberConfig, SystemConfig};
 use crate::storage::tests::on_both;
+use renkei_mappings::InterfaceRef;
 
 /// (宛名番号, 異動事由 label, 異動日 YYYYMMDD): what identifies a change in every layout here.
 type ChangeId = (String, String, String);
@@ -43,26 +44,24 @@ impl Fixture {
         Fixture { resident_record, client, sink, inbox: tempfile::tempdir().unwrap() }
     }
 
+    /// The systems the subscribers name: tax (the REST sink) and NHI (files into the inbox).
+    fn systems(&self) -> BTreeMap<String, SystemConfig> {
+        toml::from_str(&format!(
+            "[tax]\ntransport = \"rest\"\nbase_url = \"{}\"\n\n[nhi]\ntransport = \"file\"\ninbox = \"{}\"\n",
+            self.sink.base_url(),
+            self.inbox.path().display()
+        ))
+        .unwrap()
+    }
+
     fn config(&self, batch: u32) -> HubConfig {
+        let subscriber = |system: &str, mapping: &str| SubscriberConfig {
+            system: system.into(),
+            mapping: mapping.parse().unwrap(),
+        };
         let mut subscribers = BTreeMap::new();
-        subscribers.insert(
-            "tax".to_owned(),
-            SubscriberConfig {
-                mapping: "resident-record/atena-diff".into(),
-                rest: Some(RestConfig::new(self.sink.base_url())),
-                path: "atena-diff".into(),
-                inbox: None,
-            },
-        );
-        subscribers.insert(
-            "nhi".to_owned(),
-            SubscriberConfig {
-                mapping: "nhi/member".into(),
-                rest: None,
-                path: "atena-diff".into(),
-                inbox: Some(self.inbox.path().to_owned()),
-            },
-        );
+        subscribers.insert("tax".to_owned(), subscriber("tax", "resident-record/atena-diff"));
+        subscribers.insert("nhi".to_owned(), subscriber("nhi", "nhi/member"));
         HubConfig {
             batch,
             initial_backoff_ms: 10,
@@ -95,9 +94,9 @@ impl Fixture {
     }
 }
 
-fn hub(db: &Db, config: HubConfig) -> Hub {
+fn hub(db: &Db, f: &Fixture, config: HubConfig) -> Hub {
     let mappings = Arc::new(LiveMappings::new(None, MappingSet::embedded().unwrap()));
-    Hub::new(config, db.clone(), mappings).unwrap()
+    Hub::new(config, &f.systems(), db.clone(), mappings).unwrap()
 }
 
 /// Every record of every published file in `inbox`, read back through `nhi/member@1`, in file
@@ -149,7 +148,7 @@ async fn drain(hub: &Hub) {
 async fn every_change_reaches_every_subscriber_once_in_order() {
     on_both(|db| async move {
         let f = Fixture::start(230).await;
-        let hub = hub(&db, f.config(50));
+        let hub = hub(&db, &f, f.config(50));
         assert_eq!(hub.pull_once(&f.client).await.unwrap(), 230);
         // Pulling again takes nothing new.
         assert_eq!(hub.pull_once(&f.client).await.unwrap(), 0);
@@ -189,7 +188,7 @@ async fn a_batch_sent_before_a_crash_goes_again_under_the_same_key_and_arrives_o
     on_both(|db| async move {
         let f = Fixture::start(30).await;
         let config = HubConfig { lease_ms: 2_000, ..f.config(10) };
-        let first = hub(&db, config.clone());
+        let first = hub(&db, &f, config.clone());
         first.pull_once(&f.client).await.unwrap();
         // The first process sends the first batch to both, then "crashes" before moving the
         // cursors: put them back to where they were with the batch still pending.
@@ -200,7 +199,7 @@ async fn a_batch_sent_before_a_crash_goes_again_under_the_same_key_and_arrives_o
             assert!(first.set_position(s.name(), 0, Some(10)).await.unwrap());
         }
         // The restarted process (another lease owner) waits for the old lease to run out.
-        let second = hub(&db, config);
+        let second = hub(&db, &f, config);
         assert_eq!(second.step(&second.subscribers()[0]).await.unwrap(), Step::NotOurs);
         tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
         drain(&second).await;
@@ -218,7 +217,7 @@ async fn a_batch_sent_before_a_crash_goes_again_under_the_same_key_and_arrives_o
 async fn a_file_published_without_its_completion_marker_gets_the_marker_not_a_second_copy() {
     on_both(|db| async move {
         let f = Fixture::start(5).await;
-        let hub = hub(&db, f.config(10));
+        let hub = hub(&db, &f, f.config(10));
         hub.pull_once(&f.client).await.unwrap();
         let nhi = &hub.subscribers()[0];
         hub.step(nhi).await.unwrap();
@@ -240,7 +239,7 @@ async fn a_file_published_without_its_completion_marker_gets_the_marker_not_a_se
 async fn a_change_a_mapping_cannot_take_is_quarantined_and_the_rest_go_on() {
     on_both(|db| async move {
         let f = Fixture::start(12).await;
-        let hub = hub(&db, f.config(100));
+        let hub = hub(&db, &f, f.config(100));
         hub.pull_once(&f.client).await.unwrap();
         // A 異動事由 the code table does not know (as from a vendor's new code), at seq 13.
         let mut odd = db.read(|c| feed::entries(c, 11, 12, 1)).await.unwrap().remove(0);
@@ -265,7 +264,7 @@ async fn a_change_a_mapping_cannot_take_is_quarantined_and_the_rest_go_on() {
 async fn a_failing_subscriber_is_retried_and_the_error_shows_until_it_goes() {
     on_both(|db| async move {
         let f = Fixture::start(8).await;
-        let hub = hub(&db, f.config(100));
+        let hub = hub(&db, &f, f.config(100));
         hub.pull_once(&f.client).await.unwrap();
         let tax = &hub.subscribers()[1];
         f.sink.fail_next(2);
@@ -289,7 +288,7 @@ async fn a_failing_subscriber_is_retried_and_the_error_shows_until_it_goes() {
 async fn pushed_changes_are_journaled_once_and_gaps_and_bad_records_are_refused() {
     on_both(|db| async move {
         let f = Fixture::start(6).await;
-        let hub = Arc::new(hub(&db, f.config(100)));
+        let hub = Arc::new(hub(&db, &f, f.config(100)));
         let intake = hub.push_intake("s3cret\n".into());
         // The resident record's own change page is what a push carries.
         let page = get(&f.resident_record.base_url(), "changes?cursor=0&limit=100").await;
@@ -322,7 +321,7 @@ async fn the_push_endpoint_wants_the_token() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(&Db::sqlite_in(dir.path())).unwrap();
     let f = Fixture::start(1).await;
-    let hub = Arc::new(hub(&db, f.config(100)));
+    let hub = Arc::new(hub(&db, &f, f.config(100)));
     let app = crate::http::router(db, Some(hub.push_intake("s3cret".into())));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -359,22 +358,71 @@ async fn get(base_url: &str, path: &str) -> String {
 #[test]
 fn subscribers_are_checked_against_the_mapping_set() {
     let set = MappingSet::embedded().unwrap();
-    let rest = |mapping: &str| SubscriberConfig {
-        mapping: mapping.into(),
-        rest: Some(RestConfig::new("http://127.0.0.1:9/api")),
-        path: "atena-diff".into(),
-        inbox: None,
-    };
-    let err = |name: &str, c: SubscriberConfig| Subscriber::new(name, &c, &set).unwrap_err().to_string();
-    assert!(err("nhi", rest("nhi/member")).contains("is not JSON"));
+    let systems: BTreeMap<String, SystemConfig> = toml::from_str(
+        "[tax]\ntransport = \"rest\"\nbase_url = \"http://127.0.0.1:9/api\"\n\n\
+         [nhi]\ntransport = \"rest\"\nbase_url = \"http://127.0.0.1:9/api\"\n\n\
+         [nhi-files]\ntransport = \"file\"\ninbox = \"/nonexistent/inbox\"\n",
+    )
+    .unwrap();
+    let rest = |mapping: &str| SubscriberConfig { system: "tax".into(), mapping: mapping.parse().unwrap() };
+    let err =
+        |name: &str, c: SubscriberConfig| Subscriber::new(name, &c, &systems, &set).unwrap_err().to_string();
+    assert!(
+        err("nhi", SubscriberConfig { system: "nhi".into(), ..rest("nhi/member") }).contains("is not JSON")
+    );
     assert!(err("tax", rest("tax/shoumei")).contains("the change feed carries residents"));
     assert!(err("tax", rest("tax/nothing")).contains("no mapping tax/nothing is in force"));
-    assert!(err("tax", rest("atena-diff")).contains("neither system/interface"));
+    assert!(
+        "atena-diff".parse::<InterfaceRef>().unwrap_err().to_string().contains("neither system/interface")
+    );
     assert!(err("t ax", rest("resident-record/atena-diff")).contains("letters, digits"));
-    let missing =
-        SubscriberConfig { inbox: Some("/nonexistent/inbox".into()), rest: None, ..rest("nhi/member") };
+    let missing = SubscriberConfig { system: "nhi-files".into(), ..rest("nhi/member") };
     assert!(err("nhi", missing).contains("is not a directory"));
-    assert!(Subscriber::new("tax", &rest("resident-record/atena-diff@1"), &set).is_ok());
+    assert!(Subscriber::new("tax", &rest("resident-record/atena-diff@1"), &systems, &set).is_ok());
+}
+
+#[test]
+fn a_subscriber_naming_a_system_that_is_not_configured_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&Db::sqlite_in(dir.path())).unwrap();
+    let systems: BTreeMap<String, SystemConfig> =
+        toml::from_str("[tax]\ntransport = \"rest\"\nbase_url = \"http://127.0.0.1:9/api\"\n").unwrap();
+    let subscriber =
+        SubscriberConfig { system: "fukushi".into(), mapping: "resident-record/atena-diff".parse().unwrap() };
+    let config = HubConfig {
+        subscribers: BTreeMap::from([("welfare".to_owned(), subscriber)]),
+        ..HubConfig::default()
+    };
+    let mappings = Arc::new(LiveMappings::new(None, MappingSet::embedded().unwrap()));
+    let e = Hub::new(config, &systems, db, mappings).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "[hub.subscribers.welfare].system: no system \"fukushi\" is configured: the subscriber delivers through [systems.fukushi]"
+    );
+}
+
+#[tokio::test]
+async fn subscribers_deliver_through_the_channel_of_the_system_they_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&Db::sqlite_in(dir.path())).unwrap();
+    let f = Fixture::start(7).await;
+    // NHI takes its applications in one directory and the change feed in another; tax is the
+    // REST sink. The subscribers say no more than the system and the mapping.
+    let feed = tempfile::tempdir().unwrap();
+    let mut systems = f.systems();
+    systems.get_mut("nhi").unwrap().feed_inbox = Some(feed.path().to_owned());
+    let mappings = Arc::new(LiveMappings::new(None, MappingSet::embedded().unwrap()));
+    let hub = Hub::new(f.config(100), &systems, db, mappings).unwrap();
+    hub.pull_once(&f.client).await.unwrap();
+    drain(&hub).await;
+
+    assert_eq!(f.received_by_rest(), f.expected().await, "posted to the tax system's base URL");
+    assert_eq!(f.sink.batches()[0].idempotency_key, "tax-0000000001-0000000007");
+    assert_eq!(received_by_file(feed.path()), f.expected().await, "published into NHI's feed directory");
+    assert!(
+        std::fs::read_dir(f.inbox.path()).unwrap().next().is_none(),
+        "nothing in NHI's application inbox"
+    );
 }
 
 #[test]
@@ -396,7 +444,7 @@ async fn in_push_mode_the_hub_delivers_what_is_pushed_and_empties_the_journal() 
     let token = Some(dir.path().join("push.token"));
     let config =
         HubConfig { mode: HubMode::Push, push_token_file: token, poll_interval_ms: 50, ..f.config(100) };
-    let hub = Arc::new(hub(&db, config));
+    let hub = Arc::new(hub(&db, &f, config));
     let (stop, stopped) = watch::channel(false);
     let running = tokio::spawn(hub.clone().run(f.client.clone(), stopped));
     let page = get(&f.resident_record.base_url(), "changes?cursor=0&limit=100").await;
