@@ -60,15 +60,7 @@ impl SimulatedCity {
         config.systems.insert("resident-record".into(), SystemConfig::rest(self.resident_record.clone()));
         config.systems.insert("tax".into(), SystemConfig::rest(self.tax.clone()));
         config.systems.insert("welfare".into(), SystemConfig::rest(self.welfare.clone()));
-        let file = FileTransferConfig {
-            inbox: Some(self.nhi_inbox.clone()),
-            outbox: None,
-            progress_file: None,
-            poll_interval_ms: 1_000,
-            batch_records: 500,
-            ack_timeout_ms: 30_000,
-            records: None,
-        };
+        let file = FileTransferConfig { inbox: Some(self.nhi_inbox.clone()), ack_timeout_ms: 30_000 };
         config.systems.insert(
             "nhi".into(),
             SystemConfig {
