@@ -13,7 +13,7 @@ use renkei_conformance::resident_record::ResidentRecordSimulator;
 use renkei_gateway::config::{Config, SubscriberConfig, SystemConfig};
 
 #[derive(Debug, clap::Args)]
-pub struct DemoArgs {
+pub(super) struct DemoArgs {
     /// Synthetic residents in the simulated resident record.
     #[arg(long, default_value_t = 10_000)]
     residents: usize,
@@ -91,7 +91,7 @@ impl SimulatedCity {
     }
 }
 
-pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.residents >= HardCase::MIN_POPULATION,
         "--residents must be at least {} so the population holds every hard case",
