@@ -9,7 +9,7 @@ use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
 
 use crate::{DocumentError, Font, Rendered};
 
-pub const A4: (f32, f32) = (595.0, 842.0);
+pub(crate) const A4: (f32, f32) = (595.0, 842.0);
 const FONT_NAME: &[u8] = b"F1";
 const SYSTEM_INFO: SystemInfo =
     SystemInfo { registry: Str(b"Adobe"), ordering: Str(b"Identity"), supplement: 0 };
@@ -46,7 +46,7 @@ struct Glyph {
 }
 
 /// Pages being written, and every glyph they use.
-pub struct Doc<'f> {
+pub(crate) struct Doc<'f> {
     font: &'f Font,
     face: ttf_parser::Face<'f>,
     page_size: (f32, f32),
@@ -66,7 +66,7 @@ impl std::fmt::Debug for Doc<'_> {
 }
 
 impl<'f> Doc<'f> {
-    pub fn new(font: &'f Font, page_size: (f32, f32)) -> Result<Doc<'f>, DocumentError> {
+    pub(crate) fn new(font: &'f Font, page_size: (f32, f32)) -> Result<Doc<'f>, DocumentError> {
         let face = ttf_parser::Face::parse(font.data(), 0).map_err(|e| DocumentError::Font(e.to_string()))?;
         Ok(Doc {
             font,
@@ -80,11 +80,11 @@ impl<'f> Doc<'f> {
         })
     }
 
-    pub fn page_size(&self) -> (f32, f32) {
+    pub(crate) fn page_size(&self) -> (f32, f32) {
         self.page_size
     }
 
-    pub fn new_page(&mut self) {
+    pub(crate) fn new_page(&mut self) {
         self.pages.push(Content::new());
     }
 
@@ -124,7 +124,7 @@ impl<'f> Doc<'f> {
 
     /// `text` broken into lines no wider than `width` (Japanese breaks between any two
     /// characters; a line never starts with a selector, which stays with its base).
-    pub fn wrap(&mut self, text: &str, size: f32, width: f32) -> Vec<String> {
+    pub(crate) fn wrap(&mut self, text: &str, size: f32, width: f32) -> Vec<String> {
         let mut lines = Vec::new();
         let mut line = String::new();
         let mut used = 0.0;
@@ -144,7 +144,7 @@ impl<'f> Doc<'f> {
     }
 
     /// Draw `text` with its baseline starting at (`x`, `y`), in points from the bottom left.
-    pub fn text(&mut self, x: f32, y: f32, size: f32, text: &str) {
+    pub(crate) fn text(&mut self, x: f32, y: f32, size: f32, text: &str) {
         let mut codes = Vec::with_capacity(text.len());
         for cluster in clusters(text) {
             codes.extend_from_slice(&self.glyph(cluster).cid.to_be_bytes());
@@ -158,7 +158,7 @@ impl<'f> Doc<'f> {
     }
 
     /// A rule from (x1, y1) to (x2, y2).
-    pub fn line(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, width: f32) {
+    pub(crate) fn line(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, width: f32) {
         let page = self.page();
         page.set_line_width(width);
         page.move_to(x1, y1);
@@ -167,7 +167,7 @@ impl<'f> Doc<'f> {
     }
 
     /// A 2D code (QR) with its bottom left at (x, y), `size` points square.
-    pub fn qr(&mut self, x: f32, y: f32, size: f32, payload: &str) -> Result<(), DocumentError> {
+    pub(crate) fn qr(&mut self, x: f32, y: f32, size: f32, payload: &str) -> Result<(), DocumentError> {
         let code = qrcode::QrCode::with_error_correction_level(payload.as_bytes(), qrcode::EcLevel::M)
             .map_err(|e| DocumentError::Code(e.to_string()))?;
         let n = code.width();
@@ -187,7 +187,7 @@ impl<'f> Doc<'f> {
     }
 
     /// The PDF: pages, the subset font, its CID → glyph map and the ToUnicode map.
-    pub fn finish(self, title: &str) -> Result<Rendered, DocumentError> {
+    pub(crate) fn finish(self, title: &str) -> Result<Rendered, DocumentError> {
         let mut remapper = subsetter::GlyphRemapper::new();
         let new_ids: Vec<u16> = self.cids.iter().map(|(gid, _, _)| remapper.remap(*gid)).collect();
         let subset = subsetter::subset(self.font.data(), 0, &remapper)

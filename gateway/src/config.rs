@@ -486,4 +486,18 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("fax"), "{e}");
     }
+
+    #[test]
+    fn retired_system_keys_are_refused_naming_the_key_and_the_table() {
+        for (table, key) in [
+            ("[systems.nhi]\ntransport = \"file\"\ninbox = \"/i\"\n", "outbox = \"/o\""),
+            ("[systems.nhi]\ntransport = \"file\"\ninbox = \"/i\"\n", "poll_interval_ms = 30000"),
+            ("[systems.tax]\ntransport = \"rest\"\nbase_url = \"x\"\n", "poll_interval_ms = 60000"),
+        ] {
+            let e = toml::from_str::<Config>(&format!("{table}{key}\n")).unwrap_err().to_string();
+            let name = key.split(' ').next().unwrap();
+            let system = &table[1..table.find(']').unwrap()];
+            assert!(e.contains(&format!("unknown field `{name}`")) && e.contains(system), "{key}: {e}");
+        }
+    }
 }

@@ -10,7 +10,7 @@ use axum::routing::get;
 use crate::hub::PushIntake;
 use crate::storage::Db;
 
-pub fn router(db: Db, push: Option<PushIntake>) -> Router {
+pub(crate) fn router(db: Db, push: Option<PushIntake>) -> Router {
     let router =
         Router::new().route("/healthz", get(|| async { "ok\n" })).route("/readyz", get(ready)).with_state(db);
     match push {

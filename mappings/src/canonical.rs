@@ -54,34 +54,34 @@ const fn date(path: &'static str, about: &'static str) -> PathDef {
 
 // Slot numbers of the resident paths; RESIDENT_PATHS lists them in this order.
 mod r {
-    pub const ATENA: usize = 0;
-    pub const INDIVIDUAL: usize = 1;
-    pub const HOUSEHOLD: usize = 2;
-    pub const FAMILY: usize = 3;
-    pub const GIVEN: usize = 4;
-    pub const FAMILY_KANA: usize = 5;
-    pub const GIVEN_KANA: usize = 6;
-    pub const ALIAS: usize = 7;
-    pub const ALIAS_KANA: usize = 8;
-    pub const FORMER: usize = 9;
-    pub const FORMER_KANA: usize = 10;
-    pub const BIRTH: usize = 11;
-    pub const SEX: usize = 12;
-    pub const RELATIONSHIP: usize = 13;
-    pub const PREFECTURE: usize = 14;
-    pub const MUNICIPALITY: usize = 15;
-    pub const LG_CODE: usize = 16;
-    pub const TOWN: usize = 17;
-    pub const BANCHI: usize = 18;
-    pub const KATAGAKI: usize = 19;
-    pub const POSTAL: usize = 20;
-    pub const NATIONALITY: usize = 21;
-    pub const COUNTRY: usize = 22;
-    pub const RESIDENCE_STATUS: usize = 23;
-    pub const STATUS: usize = 24;
-    pub const SINCE: usize = 25;
-    pub const CHANGE_REASON: usize = 26;
-    pub const CHANGE_DATE: usize = 27;
+    pub(super) const ATENA: usize = 0;
+    pub(super) const INDIVIDUAL: usize = 1;
+    pub(super) const HOUSEHOLD: usize = 2;
+    pub(super) const FAMILY: usize = 3;
+    pub(super) const GIVEN: usize = 4;
+    pub(super) const FAMILY_KANA: usize = 5;
+    pub(super) const GIVEN_KANA: usize = 6;
+    pub(super) const ALIAS: usize = 7;
+    pub(super) const ALIAS_KANA: usize = 8;
+    pub(super) const FORMER: usize = 9;
+    pub(super) const FORMER_KANA: usize = 10;
+    pub(super) const BIRTH: usize = 11;
+    pub(super) const SEX: usize = 12;
+    pub(super) const RELATIONSHIP: usize = 13;
+    pub(super) const PREFECTURE: usize = 14;
+    pub(super) const MUNICIPALITY: usize = 15;
+    pub(super) const LG_CODE: usize = 16;
+    pub(super) const TOWN: usize = 17;
+    pub(super) const BANCHI: usize = 18;
+    pub(super) const KATAGAKI: usize = 19;
+    pub(super) const POSTAL: usize = 20;
+    pub(super) const NATIONALITY: usize = 21;
+    pub(super) const COUNTRY: usize = 22;
+    pub(super) const RESIDENCE_STATUS: usize = 23;
+    pub(super) const STATUS: usize = 24;
+    pub(super) const SINCE: usize = 25;
+    pub(super) const CHANGE_REASON: usize = 26;
+    pub(super) const CHANGE_DATE: usize = 27;
 }
 
 const RESIDENT_PATHS: [PathDef; 28] = [
@@ -116,11 +116,11 @@ const RESIDENT_PATHS: [PathDef; 28] = [
 ];
 
 mod a {
-    pub const PROCEDURE: usize = 0;
-    pub const APPLICANT: usize = 1;
-    pub const SUBJECTS: usize = 2;
-    pub const LIFE_EVENT: usize = 3;
-    pub const SUBJECT: usize = 4;
+    pub(super) const PROCEDURE: usize = 0;
+    pub(super) const APPLICANT: usize = 1;
+    pub(super) const SUBJECTS: usize = 2;
+    pub(super) const LIFE_EVENT: usize = 3;
+    pub(super) const SUBJECT: usize = 4;
 }
 
 const APPLICATION_PATHS: [PathDef; 5] = [
@@ -135,7 +135,7 @@ const APPLICATION_PATHS: [PathDef; 5] = [
 ];
 
 mod c {
-    pub const SUBJECT: usize = 0;
+    pub(super) const SUBJECT: usize = 0;
 }
 
 const CERTIFICATE_PATHS: [PathDef; 1] = [text("subject", "the 宛名番号 the certificate is about")];

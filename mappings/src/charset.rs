@@ -174,7 +174,7 @@ impl Charset {
 /// 0x5C read as ASCII, U+005C already has a byte, so both charsets read 0x815F as its
 /// full-width form U+FF3C (as Windows-31J and the common strict Shift_JIS decoders do), which
 /// keeps one code per character.
-pub const JIS_CP932_PAIRS: [(u16, char, char); 6] = [
+pub(crate) const JIS_CP932_PAIRS: [(u16, char, char); 6] = [
     (0x8160, '\u{301C}', '\u{FF5E}'), // 1-33 WAVE DASH / FULLWIDTH TILDE
     (0x8161, '\u{2016}', '\u{2225}'), // 1-34 DOUBLE VERTICAL LINE / PARALLEL TO
     (0x817C, '\u{2212}', '\u{FF0D}'), // 1-61 MINUS SIGN / FULLWIDTH HYPHEN-MINUS
@@ -191,7 +191,7 @@ const ROMAN_PAIRS: [(char, char); 2] = [('\u{00A5}', '\u{FFE5}'), ('\u{203E}', '
 /// What `c` is written as in `charset` because its bytes would be read back as another
 /// character: the charset's own form of the same cell (`None`: `c` is written as it is, or not
 /// at all).
-pub fn counterpart(c: char, charset: Charset) -> Option<char> {
+pub(crate) fn counterpart(c: char, charset: Charset) -> Option<char> {
     if charset == Charset::Utf8 {
         return None;
     }
@@ -386,7 +386,7 @@ impl std::fmt::Display for Shrink {
 
 /// A character that cannot be written in the target set and has no replacement.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unmappable {
+pub(crate) struct Unmappable {
     /// The code point(s), as `U+XXXX` (never the surrounding text).
     pub code_points: String,
 }
@@ -461,7 +461,7 @@ fn code(c: char, charset: Charset) -> u16 {
 /// 0201 or JIS X 0208 character (ASCII as its full-width form, for `jis_x0208`), for `cp932` a
 /// Windows-31J one; a character another decoder of the charset reads back differently never
 /// fits.
-pub fn fits(c: char, charset: Charset) -> bool {
+pub(crate) fn fits(c: char, charset: Charset) -> bool {
     charset.is_universal() || code(c, charset) != 0
 }
 
@@ -478,7 +478,7 @@ fn is_jis_x0208_code(lead: u8, trail: u8) -> bool {
 
 /// Shrink `text` so every character fits `charset`, appending the replacements made to
 /// `report`. `None` when the text fits as it is (always, for UTF-8 targets).
-pub fn shrink(
+pub(crate) fn shrink(
     text: &str,
     charset: Charset,
     replacement: Option<&str>,
@@ -539,7 +539,7 @@ fn jnta_candidate(c: char, charset: Charset) -> Option<String> {
 }
 
 /// Encode text already fitted to `charset` (see [`shrink`]).
-pub fn encode(text: &str, charset: Charset, out: &mut Vec<u8>) {
+pub(crate) fn encode(text: &str, charset: Charset, out: &mut Vec<u8>) {
     match charset {
         Charset::Utf8 => out.extend_from_slice(text.as_bytes()),
         Charset::ShiftJis | Charset::Cp932 => {
@@ -567,7 +567,7 @@ pub fn encode(text: &str, charset: Charset, out: &mut Vec<u8>) {
 }
 
 /// Bytes `text` takes in `charset` (text already fitted).
-pub fn encoded_len(text: &str, charset: Charset) -> usize {
+pub(crate) fn encoded_len(text: &str, charset: Charset) -> usize {
     match charset {
         Charset::Utf8 => text.len(),
         Charset::JisX0208 => text.chars().count() * 2,
@@ -579,12 +579,12 @@ pub fn encoded_len(text: &str, charset: Charset) -> usize {
 }
 
 /// Decode bytes of an item in `charset`.
-pub fn decode(bytes: &[u8], charset: Charset) -> Result<String, ()> {
+pub(crate) fn decode(bytes: &[u8], charset: Charset) -> Result<String, ()> {
     charset.decode(bytes).map(Cow::into_owned).map_err(|_| ())
 }
 
 /// ASCII to its full-width form (space to U+3000); every other character unchanged.
-pub fn to_fullwidth(c: char) -> char {
+pub(crate) fn to_fullwidth(c: char) -> char {
     match c {
         ' ' => '\u{3000}',
         '!'..='~' => char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c),

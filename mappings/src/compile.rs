@@ -34,20 +34,20 @@ pub(crate) struct Parsed {
 }
 
 impl Parsed {
-    pub fn parse(file: SourceFile) -> Result<Parsed, Vec<Problem>> {
+    pub(crate) fn parse(file: SourceFile) -> Result<Parsed, Vec<Problem>> {
         match file.parse_toml::<MappingFile>() {
             Ok(def) => Ok(Parsed { file, def }),
             Err(p) => Err(vec![p]),
         }
     }
 
-    pub fn kind(&self) -> CanonicalKind {
+    pub(crate) fn kind(&self) -> CanonicalKind {
         self.def.mapping.get_ref().canonical
     }
 
     /// The `fields.*` names the file uses, in canonical paths and in CEL expressions
     /// (`fields['new_address.banchi']`, `fields.remarks`).
-    pub fn field_names(&self) -> Vec<String> {
+    pub(crate) fn field_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .def
             .items

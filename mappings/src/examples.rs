@@ -9,7 +9,7 @@ use crate::value::Value;
 
 /// A compiled example.
 #[derive(Debug, Clone)]
-pub struct Example {
+pub(crate) struct Example {
     pub name: String,
     pub line: usize,
     direction: Direction,

@@ -14,7 +14,7 @@ use crate::value::Value;
 
 /// A compiled expression and the values it reads.
 #[derive(Debug)]
-pub struct Expr {
+pub(crate) struct Expr {
     source: String,
     program: cel::Program,
     /// Per variable the expression references: its name and the values under it.
@@ -56,7 +56,7 @@ pub(crate) fn compile_program(source: &str) -> Result<cel::Program, String> {
 impl Expr {
     /// Compile `source` against the paths of the record it will read (`(path, index)`). Refused:
     /// syntax errors and variables that are not the head of any path.
-    pub fn compile(source: &str, paths: &[(String, usize)]) -> Result<Expr, String> {
+    pub(crate) fn compile(source: &str, paths: &[(String, usize)]) -> Result<Expr, String> {
         let program = compile_program(source)?;
         let mut vars = Vec::new();
         for var in program.references().variables() {
@@ -76,7 +76,7 @@ impl Expr {
     }
 
     /// The variables the expression reads.
-    pub fn variables(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn variables(&self) -> impl Iterator<Item = &str> {
         self.vars.iter().map(|(name, _)| name.as_str())
     }
 
@@ -98,7 +98,7 @@ impl Expr {
     }
 
     /// Evaluate as a condition.
-    pub fn test(&self, values: &[Option<Value>]) -> Result<bool, String> {
+    pub(crate) fn test(&self, values: &[Option<Value>]) -> Result<bool, String> {
         match self.run(values)? {
             cel::Value::Bool(b) => Ok(b),
             other => Err(format!(
@@ -110,7 +110,7 @@ impl Expr {
     }
 
     /// Evaluate as a computed value; `null` is no value.
-    pub fn compute(&self, values: &[Option<Value>]) -> Result<Option<Value>, String> {
+    pub(crate) fn compute(&self, values: &[Option<Value>]) -> Result<Option<Value>, String> {
         Ok(match self.run(values)? {
             cel::Value::Null => None,
             cel::Value::String(s) => Some(Value::Text(s.to_string())),

@@ -127,7 +127,7 @@ pub(crate) enum OneOrMany {
 }
 
 impl OneOrMany {
-    pub fn paths(&self) -> Vec<String> {
+    pub(crate) fn paths(&self) -> Vec<String> {
         match self {
             OneOrMany::One(p) => vec![p.clone()],
             OneOrMany::Many(v) => v.clone(),
@@ -245,7 +245,7 @@ impl Direction {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CodeValue {
+pub(crate) enum CodeValue {
     #[default]
     Code,
     Label,
@@ -282,14 +282,14 @@ impl DateFormat {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum KanaWidth {
+pub(crate) enum KanaWidth {
     Half,
     Full,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum OnLoss {
+pub(crate) enum OnLoss {
     #[default]
     Report,
     Error,

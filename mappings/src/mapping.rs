@@ -696,7 +696,7 @@ fn read_date(text: &str, format: DateFormat) -> Result<Date, String> {
 mod chrono_free {
     use renkei_model::{Date, Rule, ValidationError};
 
-    pub struct Iso(pub Date);
+    pub(super) struct Iso(pub Date);
 
     impl std::str::FromStr for Iso {
         type Err = ValidationError;

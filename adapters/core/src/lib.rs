@@ -3,9 +3,9 @@
 //!
 //! - [`rest`]: REST/JSON over reqwest + rustls, with mutual TLS and `client_secret_jwt` client
 //!   authentication;
-//! - [`file`]: CSV and fixed-length record files in UTF-8, Shift_JIS or Windows-31J, written atomically and
-//!   picked up with completion and acknowledgement files, resumable after a crash;
-//! - [`xml`]: streaming XML records over quick-xml.
+//! - [`file`]: data files published atomically into a shared directory with a completion file,
+//!   and the acknowledgement file the system answers with;
+//! - [`xml`]: streaming XML records over quick-xml, read from UTF-8, Shift_JIS or Windows-31J.
 //!
 //! [`TransportConfig`] is how a system's transport is configured; the gateway embeds it.
 //! Per-system adapters hold only what differs between systems; retries, idempotency and the

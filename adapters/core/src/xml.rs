@@ -2,21 +2,19 @@
 //!
 //! A record is an element at a configured path (`/Root/Records/Record`). The reader holds one
 //! record's subtree at a time — never the document — and every element keeps the line and
-//! column where it starts, so an adapter can say where a bad value is. The writer writes the
-//! enclosing elements once and records one after another.
+//! column where it starts, so an adapter can say where a bad value is.
 //!
 //! Input may be UTF-8 or Shift_JIS (transcoded as it streams, strictly: a byte that is not
 //! Shift_JIS stops the document with its position). After a syntax error nothing more can be
 //! trusted, so the reader stops; every record before it has been handed out.
 
-use std::borrow::Cow;
 use std::fmt;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, Read};
 
 use quick_xml::XmlVersion;
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::events::{BytesStart, Event};
 
-use crate::file::Charset;
+use renkei_mappings::Charset;
 
 /// Where something is in the document: 1-based line, and column in characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,11 +41,6 @@ pub struct XmlElement {
 }
 
 impl XmlElement {
-    /// A leaf element with text.
-    pub fn leaf(name: impl Into<String>, text: impl Into<String>) -> Self {
-        Self { name: name.into(), text: text.into(), ..Self::default() }
-    }
-
     /// The first child called `name`.
     pub fn child(&self, name: &str) -> Option<&XmlElement> {
         self.children.iter().find(|c| c.name == name)
@@ -60,21 +53,6 @@ impl XmlElement {
 
     pub fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-
-    /// The value at a path below this element: `Shimei` (a child's text), `Jusho/Banchi` (a
-    /// grandchild's), `@kubun` or `Jusho/@code` (an attribute). How record files name their
-    /// fields when they are XML.
-    pub fn lookup(&self, path: &str) -> Option<&str> {
-        let mut element = self;
-        let mut steps = path.split('/').peekable();
-        while let Some(step) = steps.next() {
-            if let Some(attribute) = step.strip_prefix('@') {
-                return if steps.peek().is_none() { element.attribute(attribute) } else { None };
-            }
-            element = element.child(step)?;
-        }
-        Some(&element.text)
     }
 }
 
@@ -524,177 +502,6 @@ impl<R: Read> BufRead for ShiftJisToUtf8<R> {
     }
 }
 
-/// Writes records under their enclosing elements, one at a time.
-#[derive(Debug)]
-pub struct XmlRecordWriter<W: Write> {
-    out: W,
-    charset: Charset,
-    ancestors: Vec<String>,
-    record_name: String,
-    target_name: String,
-    records: u64,
-    scratch: Vec<u8>,
-    encoded: Vec<u8>,
-}
-
-impl<W: Write> XmlRecordWriter<W> {
-    /// Write the declaration and open the elements above `record_path`'s last element.
-    pub fn new(out: W, target_name: &str, record_path: &str, charset: Charset) -> Result<Self, XmlError> {
-        let mut path: Vec<String> =
-            record_path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect();
-        let error = |rule: String| XmlError {
-            kind: XmlErrorKind::Refused,
-            source_name: target_name.to_owned(),
-            position: Position::default(),
-            record: None,
-            field: None,
-            rule,
-        };
-        let Some(record_name) = path.pop() else {
-            return Err(error(format!("record path {record_path:?} names no element")));
-        };
-        if path.is_empty() {
-            return Err(error("the record path needs a root element above the records".into()));
-        }
-        let mut writer = Self {
-            out,
-            charset,
-            ancestors: path,
-            record_name,
-            target_name: target_name.to_owned(),
-            records: 0,
-            scratch: Vec::new(),
-            encoded: Vec::new(),
-        };
-        let mut head = quick_xml::Writer::new(Vec::new());
-        if charset == Charset::JisX0208 {
-            return Err(error("XML is not written in JIS X 0208 (use utf-8, shift_jis or cp932)".into()));
-        }
-        let encoding = charset.name();
-        let io = |e: io::Error| error(e.to_string());
-        head.write_event(Event::Decl(BytesDecl::new("1.0", Some(encoding), None))).map_err(io)?;
-        head.get_mut().push(b'\n');
-        for name in &writer.ancestors {
-            head.write_event(Event::Start(BytesStart::new(name.as_str()))).map_err(io)?;
-            head.get_mut().push(b'\n');
-        }
-        let head = head.into_inner();
-        writer.emit(&head, None)?;
-        Ok(writer)
-    }
-
-    pub fn records(&self) -> u64 {
-        self.records
-    }
-
-    /// Append one record. Its element must be named like the last element of the record path.
-    /// A value the charset cannot carry refuses the whole record, naming the field.
-    pub fn write_record(&mut self, record: &XmlElement) -> Result<(), XmlError> {
-        let number = self.records + 1;
-        if record.name != self.record_name {
-            return Err(self.error(
-                Some(number),
-                None,
-                format!("a record is <{}>, not <{}>", self.record_name, record.name),
-            ));
-        }
-        if self.charset != Charset::Utf8 {
-            self.check_encodable(record, &record.name, number)?;
-        }
-        self.scratch.clear();
-        let mut writer = quick_xml::Writer::new(std::mem::take(&mut self.scratch));
-        write_element(&mut writer, record).map_err(|e| self.error(Some(number), None, e.to_string()))?;
-        let mut bytes = writer.into_inner();
-        bytes.push(b'\n');
-        let result = self.emit(&bytes, Some(number));
-        self.scratch = bytes;
-        result?;
-        self.records = number;
-        Ok(())
-    }
-
-    /// Close the enclosing elements and return the output (for a file: publish it next).
-    pub fn finish(mut self) -> Result<W, XmlError> {
-        let mut tail = Vec::new();
-        for name in self.ancestors.iter().rev() {
-            tail.extend_from_slice(b"</");
-            tail.extend_from_slice(name.as_bytes());
-            tail.extend_from_slice(b">\n");
-        }
-        self.emit(&tail, None)?;
-        self.out.flush().map_err(|e| self.error(None, None, e.to_string()))?;
-        Ok(self.out)
-    }
-
-    fn error(&self, record: Option<u64>, field: Option<String>, rule: String) -> XmlError {
-        XmlError {
-            kind: XmlErrorKind::Refused,
-            source_name: self.target_name.clone(),
-            position: Position::default(),
-            record,
-            field,
-            rule,
-        }
-    }
-
-    fn check_encodable(&mut self, element: &XmlElement, path: &str, number: u64) -> Result<(), XmlError> {
-        let charset = self.charset;
-        let mut check = |value: &str, field: String| {
-            self.encoded.clear();
-            charset.encode_into(value, &mut self.encoded).map_err(|u| XmlError {
-                kind: XmlErrorKind::Refused,
-                source_name: self.target_name.clone(),
-                position: Position::default(),
-                record: Some(number),
-                field: Some(field.clone()),
-                rule: format!("{field}: {}", u.describe(charset)),
-            })
-        };
-        check(&element.text, path.to_owned())?;
-        for (key, value) in &element.attributes {
-            check(value, format!("{path}/@{key}"))?;
-        }
-        for child in &element.children {
-            self.check_encodable(child, &format!("{path}/{}", child.name), number)?;
-        }
-        Ok(())
-    }
-
-    fn emit(&mut self, utf8: &[u8], record: Option<u64>) -> Result<(), XmlError> {
-        let bytes: Cow<'_, [u8]> = match self.charset {
-            Charset::Utf8 => Cow::Borrowed(utf8),
-            Charset::ShiftJis | Charset::Cp932 | Charset::JisX0208 => {
-                self.encoded.clear();
-                let text = std::str::from_utf8(utf8).map_err(|e| self.error(record, None, e.to_string()))?;
-                let charset = self.charset;
-                charset
-                    .encode_into(text, &mut self.encoded)
-                    .map_err(|u| self.error(record, None, format!("markup: {}", u.describe(charset))))?;
-                Cow::Owned(std::mem::take(&mut self.encoded))
-            }
-        };
-        self.out.write_all(&bytes).map_err(|e| self.error(record, None, e.to_string()))
-    }
-}
-
-fn write_element<W: Write>(writer: &mut quick_xml::Writer<W>, element: &XmlElement) -> io::Result<()> {
-    let mut start = BytesStart::new(element.name.as_str());
-    for (key, value) in &element.attributes {
-        start.push_attribute((key.as_str(), value.as_str()));
-    }
-    if element.text.is_empty() && element.children.is_empty() {
-        return writer.write_event(Event::Empty(start));
-    }
-    writer.write_event(Event::Start(start))?;
-    if !element.text.is_empty() {
-        writer.write_event(Event::Text(BytesText::new(&element.text)))?;
-    }
-    for child in &element.children {
-        write_element(writer, child)?;
-    }
-    writer.write_event(Event::End(BytesEnd::new(element.name.as_str())))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -842,66 +649,5 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert!(e.rule.contains("longer than 1000 bytes"), "{e}");
-    }
-
-    fn record(no: &str, name: &str) -> XmlElement {
-        XmlElement {
-            name: "Record".into(),
-            attributes: vec![("no".into(), no.into())],
-            children: vec![XmlElement::leaf("Shimei", name), XmlElement::leaf("Memo", "a < b & \"c\"")],
-            ..XmlElement::default()
-        }
-    }
-
-    #[test]
-    fn the_writer_round_trips_in_both_charsets() {
-        for charset in [Charset::Utf8, Charset::ShiftJis, Charset::Cp932] {
-            // Windows-31J carries 髙 and ①; strict Shift_JIS carries JIS's 〜 and −.
-            let second = if charset == Charset::ShiftJis { "高橋　〜−" } else { "髙橋　①" };
-            let mut w =
-                XmlRecordWriter::new(Vec::new(), "out.xml", "/Todoke/Records/Record", charset).unwrap();
-            w.write_record(&record("1", "山田　太郎")).unwrap();
-            w.write_record(&record("2", second)).unwrap();
-            let bytes = w.finish().unwrap();
-            let text = charset.decode_lossy(&bytes);
-            assert!(
-                text.starts_with(&format!(
-                    "<?xml version=\"1.0\" encoding=\"{}\"?>\n<Todoke>\n<Records>\n",
-                    charset.name()
-                )),
-                "{text}"
-            );
-            let input: Box<dyn BufRead> = match charset {
-                Charset::Utf8 => Box::new(&bytes[..]),
-                _ => Box::new(ShiftJisToUtf8::new(&bytes[..], charset)),
-            };
-            let back: Vec<XmlElement> = XmlRecordReader::new(input, "out.xml", "/Todoke/Records/Record")
-                .unwrap()
-                .map(|r| {
-                    let mut e = r.unwrap().element;
-                    e.position = Position::default();
-                    for c in &mut e.children {
-                        c.position = Position::default();
-                    }
-                    e
-                })
-                .collect();
-            assert_eq!(back, [record("1", "山田　太郎"), record("2", second)]);
-        }
-    }
-
-    #[test]
-    fn the_writer_refuses_a_record_naming_the_field() {
-        let mut w = XmlRecordWriter::new(Vec::new(), "out.xml", "/Todoke/Record", Charset::ShiftJis).unwrap();
-        let e = w.write_record(&record("1", "葛\u{E0100}西")).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("Record/Shimei"));
-        assert_eq!(e.record, Some(1));
-        assert!(e.rule.ends_with("character 2 of the value, U+E0100, has no Shift_JIS code"), "{e}");
-        let e = w.write_record(&XmlElement::leaf("Other", "x")).unwrap_err();
-        assert!(e.rule.contains("a record is <Record>, not <Other>"), "{e}");
-        w.write_record(&record("1", "葛西")).unwrap();
-        assert_eq!(w.records(), 1);
-        let text = Charset::ShiftJis.decode_lossy(&w.finish().unwrap());
-        assert_eq!(text.matches("<Record ").count(), 1, "the refused record left nothing behind");
     }
 }

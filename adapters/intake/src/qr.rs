@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::base45;
 
+// prost writes `pub` items; the module itself is private, so they stay inside the crate.
+#[allow(unreachable_pub)]
 mod wire {
     include!(concat!(env!("OUT_DIR"), "/renkei.qr.v1.rs"));
 }

@@ -77,15 +77,7 @@ fn rest(sim: &CoreSystemHandle, timeout_ms: u64) -> TransportConfig {
 }
 
 fn file(inbox: &Path, ack_timeout_ms: u64) -> TransportConfig {
-    TransportConfig::File(FileTransferConfig {
-        inbox: Some(inbox.to_owned()),
-        outbox: None,
-        progress_file: None,
-        poll_interval_ms: 1_000,
-        batch_records: 500,
-        ack_timeout_ms,
-        records: None,
-    })
+    TransportConfig::File(FileTransferConfig { inbox: Some(inbox.to_owned()), ack_timeout_ms })
 }
 
 #[tokio::test]

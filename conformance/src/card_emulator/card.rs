@@ -7,17 +7,17 @@ use renkei_model::{Date, Resident};
 
 /// Status words the cards answer.
 mod sw {
-    pub const OK: u16 = 0x9000;
-    pub const END_OF_FILE: u16 = 0x6282;
-    pub const WRONG_LENGTH: u16 = 0x6700;
-    pub const SECURITY_NOT_SATISFIED: u16 = 0x6982;
-    pub const BLOCKED: u16 = 0x6983;
-    pub const NO_CURRENT_EF: u16 = 0x6986;
-    pub const NOT_FOUND: u16 = 0x6A82;
-    pub const WRONG_P1P2: u16 = 0x6B00;
-    pub const INS_NOT_SUPPORTED: u16 = 0x6D00;
-    pub const CLA_NOT_SUPPORTED: u16 = 0x6E00;
-    pub const INCORRECT_P1P2: u16 = 0x6A86;
+    pub(super) const OK: u16 = 0x9000;
+    pub(super) const END_OF_FILE: u16 = 0x6282;
+    pub(super) const WRONG_LENGTH: u16 = 0x6700;
+    pub(super) const SECURITY_NOT_SATISFIED: u16 = 0x6982;
+    pub(super) const BLOCKED: u16 = 0x6983;
+    pub(super) const NO_CURRENT_EF: u16 = 0x6986;
+    pub(super) const NOT_FOUND: u16 = 0x6A82;
+    pub(super) const WRONG_P1P2: u16 = 0x6B00;
+    pub(super) const INS_NOT_SUPPORTED: u16 = 0x6D00;
+    pub(super) const CLA_NOT_SUPPORTED: u16 = 0x6E00;
+    pub(super) const INCORRECT_P1P2: u16 = 0x6A86;
 }
 
 /// AID of the My Number card's input-assistance application.

@@ -13,7 +13,7 @@ use renkei_conformance::population::Population;
 use renkei_model::{AtenaNumber, Date};
 
 #[derive(Debug, clap::Args)]
-pub struct CardArgs {
+pub(super) struct CardArgs {
     #[command(subcommand)]
     command: CardCommand,
 }
@@ -99,7 +99,7 @@ struct EmulateArgs {
     seed: u64,
 }
 
-pub async fn run(args: CardArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: CardArgs) -> anyhow::Result<()> {
     match args.command {
         CardCommand::Read(a) => tokio::task::spawn_blocking(move || read(a)).await?,
         CardCommand::Watch => watch().await,

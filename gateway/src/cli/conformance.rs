@@ -30,7 +30,7 @@ use super::demo::SimulatedCity;
 use super::simulate::LISTENING;
 
 #[derive(Debug, clap::Args)]
-pub struct ConformanceArgs {
+pub(super) struct ConformanceArgs {
     #[command(subcommand)]
     command: ConformanceCommand,
 }
@@ -104,7 +104,7 @@ fn load(paths: &[PathBuf]) -> anyhow::Result<Vec<Suite>> {
 }
 
 /// Ok(true) when every case passed.
-pub async fn run(args: ConformanceArgs) -> anyhow::Result<bool> {
+pub(super) async fn run(args: ConformanceArgs) -> anyhow::Result<bool> {
     match args.command {
         ConformanceCommand::Check { suites } => {
             let suites = load(&suites)?;

@@ -13,7 +13,7 @@ use renkei_conformance::resident_record::ResidentRecordSimulator;
 use renkei_gateway::config::{Config, SubscriberConfig, SystemConfig};
 
 #[derive(Debug, clap::Args)]
-pub struct DemoArgs {
+pub(super) struct DemoArgs {
     /// Synthetic residents in the simulated resident record.
     #[arg(long, default_value_t = 10_000)]
     residents: usize,
@@ -60,15 +60,7 @@ impl SimulatedCity {
         config.systems.insert("resident-record".into(), SystemConfig::rest(self.resident_record.clone()));
         config.systems.insert("tax".into(), SystemConfig::rest(self.tax.clone()));
         config.systems.insert("welfare".into(), SystemConfig::rest(self.welfare.clone()));
-        let file = FileTransferConfig {
-            inbox: Some(self.nhi_inbox.clone()),
-            outbox: None,
-            progress_file: None,
-            poll_interval_ms: 1_000,
-            batch_records: 500,
-            ack_timeout_ms: 30_000,
-            records: None,
-        };
+        let file = FileTransferConfig { inbox: Some(self.nhi_inbox.clone()), ack_timeout_ms: 30_000 };
         config.systems.insert(
             "nhi".into(),
             SystemConfig {
@@ -95,7 +87,7 @@ impl SimulatedCity {
     }
 }
 
-pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.residents >= HardCase::MIN_POPULATION,
         "--residents must be at least {} so the population holds every hard case",

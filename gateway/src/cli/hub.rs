@@ -4,7 +4,7 @@ use renkei_gateway::hub;
 use renkei_gateway::storage::feed::SOURCE;
 
 #[derive(Debug, clap::Args)]
-pub struct HubArgs {
+pub(super) struct HubArgs {
     #[command(subcommand)]
     command: HubCommand,
 }
@@ -23,7 +23,7 @@ enum HubCommand {
     },
 }
 
-pub async fn run(args: HubArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: HubArgs) -> anyhow::Result<()> {
     match args.command {
         HubCommand::Status { database } => {
             let db = database.open().await?;

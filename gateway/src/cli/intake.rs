@@ -9,7 +9,7 @@ use anyhow::Context;
 use renkei_adapter_intake::online::{DEFAULT_MAPPING, OnlineBatch, OnlineIntake, OnlineLimits};
 
 #[derive(Debug, clap::Args)]
-pub struct IntakeArgs {
+pub(super) struct IntakeArgs {
     #[command(subcommand)]
     command: IntakeCommand,
 }
@@ -49,7 +49,7 @@ enum IntakeCommand {
 }
 
 /// Run the command; `Ok(false)` when something was refused.
-pub fn run(args: IntakeArgs, out: &mut impl Write) -> anyhow::Result<bool> {
+pub(super) fn run(args: IntakeArgs, out: &mut impl Write) -> anyhow::Result<bool> {
     match args.command {
         IntakeCommand::Online { mapping, mappings, json, max_record_bytes, max_file_bytes, file } => {
             let set = super::mappings::load(mappings.as_deref()).map_err(|p| anyhow::anyhow!("{p}"))?;

@@ -19,7 +19,7 @@ use renkei_model::MojiText;
 /// your copy. See mappings/README.md for how to change a field, add a code or add a version for
 /// a law change.
 #[derive(Debug, clap::Args)]
-pub struct MappingsArgs {
+pub(super) struct MappingsArgs {
     #[command(subcommand)]
     command: MappingsCommand,
 }
@@ -123,7 +123,7 @@ enum MappingsCommand {
     },
 }
 
-pub fn run(args: MappingsArgs) -> anyhow::Result<()> {
+pub(super) fn run(args: MappingsArgs) -> anyhow::Result<()> {
     match args.command {
         MappingsCommand::Check { dir } => check(dir.as_deref()),
         MappingsCommand::Test { dir } => test(dir.as_deref()),

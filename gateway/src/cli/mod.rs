@@ -159,62 +159,30 @@ impl ServeArgs {
     }
 }
 
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Mappings(args) = cli.command {
+    let log = cli.log;
+    let success = |()| ExitCode::SUCCESS;
+    let passed = |passed: bool| if passed { ExitCode::SUCCESS } else { ExitCode::from(2) };
+    let result = match cli.command {
         // Offline tools: no runtime, no logging set-up; output is for the integrator.
-        return match mappings::run(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    if let Command::Intake(args) = cli.command {
+        Command::Mappings(args) => mappings::run(args).map(success),
         // Offline, like the mapping tools: nothing is committed.
-        return match intake::run(args, &mut std::io::stdout().lock()) {
-            Ok(true) => ExitCode::SUCCESS,
-            Ok(false) => ExitCode::from(2),
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into()))
-        .with_target(false)
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Command::Intake(args) => intake::run(args, &mut std::io::stdout().lock()).map(passed),
+        Command::Serve(args) => online(&log, async {
+            let gateway = renkei_gateway::server::start(args.into_config()?).await?;
+            gateway.run_until(ctrl_c()).await
+        })
+        .map(success),
+        Command::Demo(args) => online(&log, demo::run(args)).map(success),
+        Command::Render(args) => online(&log, render::run(args)).map(success),
+        Command::Report(args) => online(&log, report::run(args)).map(success),
+        Command::Hub(args) => online(&log, hub::run(args)).map(success),
+        Command::Card(args) => online(&log, card::run(args)).map(success),
+        Command::Qr(args) => online(&log, async { qr::run(args) }).map(success),
+        Command::Simulate(args) => online(&log, simulate::run(args)).map(success),
+        Command::Conformance(args) => online(&log, conformance::run(args)).map(passed),
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Serve(args) => {
-                let gateway = renkei_gateway::server::start(args.into_config()?).await?;
-                gateway.run_until(ctrl_c()).await
-            }
-            Command::Demo(args) => demo::run(args).await,
-            Command::Render(args) => render::run(args).await,
-            Command::Report(args) => report::run(args).await,
-            Command::Hub(args) => hub::run(args).await,
-            Command::Card(args) => card::run(args).await,
-            Command::Qr(args) => qr::run(args),
-            Command::Simulate(args) => simulate::run(args).await,
-            Command::Conformance(args) => {
-                return conformance::run(args)
-                    .await
-                    .map(|passed| if passed { ExitCode::SUCCESS } else { ExitCode::from(2) });
-            }
-            Command::Mappings(_) | Command::Intake(_) => unreachable!("handled before the runtime starts"),
-        }
-        .map(|()| ExitCode::SUCCESS)
-    });
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -222,6 +190,20 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Run a command that talks to the network or the database: with logging to the `--log` filter,
+/// on a multi-threaded runtime.
+fn online<T>(log: &str, command: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(log).unwrap_or_else(|_| "info".into()))
+        .with_target(false)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(command)
 }
 
 pub(crate) async fn ctrl_c() {

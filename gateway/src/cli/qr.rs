@@ -9,7 +9,7 @@ use renkei_adapter_intake::{PreEntry, QrSigner, QrVerifier, image};
 use renkei_gateway::config::Config;
 
 #[derive(Debug, clap::Args)]
-pub struct QrArgs {
+pub(super) struct QrArgs {
     #[command(subcommand)]
     command: QrCommand,
 }
@@ -92,7 +92,7 @@ enum QrCommand {
     },
 }
 
-pub fn run(args: QrArgs) -> anyhow::Result<()> {
+pub(super) fn run(args: QrArgs) -> anyhow::Result<()> {
     match args.command {
         QrCommand::Keygen { key_id, out } => keygen(&key_id, &out),
         QrCommand::Make { key, key_id, valid_days, png, svg, input } => {

@@ -8,7 +8,7 @@ use renkei_proto::v1::counter_service_client::CounterServiceClient;
 use tonic::transport::Channel;
 
 #[derive(Debug, clap::Args)]
-pub struct RenderArgs {
+pub(super) struct RenderArgs {
     /// The gateway's gRPC address.
     #[arg(long, default_value = "http://127.0.0.1:50051", global = true)]
     gateway: String,
@@ -97,7 +97,7 @@ fn life_event(s: &str) -> anyhow::Result<i32> {
     } as i32)
 }
 
-pub async fn run(args: RenderArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: RenderArgs) -> anyhow::Result<()> {
     let channel = Channel::from_shared(args.gateway.clone())
         .context("--gateway is not a URL")?
         .connect()

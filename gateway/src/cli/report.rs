@@ -8,7 +8,7 @@ use chrono::{NaiveDate, TimeZone};
 use renkei_gateway::storage::kpi::{self, SessionKpi};
 
 #[derive(Debug, clap::Args)]
-pub struct ReportArgs {
+pub(super) struct ReportArgs {
     #[command(subcommand)]
     report: Report,
 }
@@ -46,7 +46,7 @@ fn start_of(day: NaiveDate) -> anyhow::Result<i64> {
         .with_context(|| format!("{day} has no local midnight"))
 }
 
-pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: ReportArgs) -> anyhow::Result<()> {
     match args.report {
         Report::Kpi { from, to, database, out } => {
             anyhow::ensure!(from < to, "--from {from} must be before --to {to}");

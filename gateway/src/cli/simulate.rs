@@ -13,7 +13,7 @@ use renkei_conformance::resident_record::ResidentRecordSimulator;
 
 /// Which system to stand in for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SimulatedSystem {
+pub(super) enum SimulatedSystem {
     /// 住民記録: the resident record's REST API (lookups, 住民異動届, the change feed).
     ResidentRecord,
     /// 税: certificate requests, the change feed.
@@ -25,7 +25,7 @@ pub enum SimulatedSystem {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct SimulateArgs {
+pub(super) struct SimulateArgs {
     /// The system to simulate.
     #[arg(value_enum)]
     system: SimulatedSystem,
@@ -48,9 +48,9 @@ pub struct SimulateArgs {
 }
 
 /// The line a simulator prints first, once it listens: `listening http://ADDR/api/v1`.
-pub const LISTENING: &str = "listening ";
+pub(super) const LISTENING: &str = "listening ";
 
-pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.residents >= HardCase::MIN_POPULATION,
         "--residents must be at least {} so the population holds every hard case",

@@ -32,7 +32,7 @@ impl CardApi {
 /// The status for a card error: a code that says what the counter app can do, the message, and a
 /// google.rpc.ErrorInfo (domain `renkei.v1`) whose reason (`WRONG_PIN`, `CARD_REMOVED`, …) a
 /// program can match; a wrong PIN carries `tries_left` in its metadata.
-pub fn card_status(e: &CardError) -> Status {
+pub(super) fn card_status(e: &CardError) -> Status {
     let code = match e {
         CardError::ServiceUnavailable(_) | CardError::Transport(_) => Code::Unavailable,
         CardError::NoReader | CardError::ReaderNotFound { .. } => Code::NotFound,

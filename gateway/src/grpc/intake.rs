@@ -14,7 +14,7 @@ use super::convert::{basic_facts_to_proto, date_to_proto};
 use super::status::invalid;
 
 /// The applicant of a pre-entry payload, and the rest of the pre-entry for the counter app.
-pub fn qr_evidence(
+pub(super) fn qr_evidence(
     state: &GatewayState,
     qr: &pb::QrEvidence,
 ) -> Result<(IdentityEvidence, pb::PreEntry), Status> {
@@ -29,7 +29,7 @@ pub fn qr_evidence(
 }
 
 /// The identity an OCR result states, with its uncertain fields flagged.
-pub fn ocr_evidence(state: &GatewayState, ocr: &pb::OcrEvidence) -> Result<IdentityEvidence, Status> {
+pub(super) fn ocr_evidence(state: &GatewayState, ocr: &pb::OcrEvidence) -> Result<IdentityEvidence, Status> {
     state.ocr.read(&ocr.json).map_err(|e| match e {
         OcrError::Invalid(errors) => invalid("ocr.json", errors),
         other => {

@@ -20,9 +20,9 @@ use crate::storage::{SessionRow, now_ms};
 
 /// The session online applications are committed in: there is no counter, and the access log
 /// names the channel as the actor.
-pub const ONLINE_SESSION: &str = "online";
+pub(super) const ONLINE_SESSION: &str = "online";
 
-pub async fn submit_online_applications(
+pub(super) async fn submit_online_applications(
     state: &GatewayState,
     r: pb::SubmitOnlineApplicationsRequest,
 ) -> Result<pb::SubmitOnlineApplicationsResponse, Status> {

@@ -11,9 +11,9 @@ use renkei_proto::v1::admin_service_client::AdminServiceClient;
 use renkei_proto::v1::counter_service_client::CounterServiceClient;
 use tonic::transport::Channel;
 
-pub const SEED: u64 = 7;
+pub(crate) const SEED: u64 = 7;
 
-pub struct Harness {
+pub(crate) struct Harness {
     pub population: Population,
     pub simulator: SimulatorHandle,
     pub gateway: RunningGateway,
@@ -21,12 +21,12 @@ pub struct Harness {
 }
 
 impl Harness {
-    pub async fn start() -> Harness {
+    pub(crate) async fn start() -> Harness {
         Self::start_with(|_| {}).await
     }
 
     /// Start with `adjust` applied to the gateway's configuration.
-    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Harness {
+    pub(crate) async fn start_with(adjust: impl FnOnce(&mut Config)) -> Harness {
         let population = Population::generate(300, SEED);
         let simulator = ResidentRecordSimulator::new(&population).start("127.0.0.1:0").await.unwrap();
         let data_dir = tempfile::tempdir().unwrap();
@@ -46,19 +46,19 @@ impl Harness {
         Harness { population, simulator, gateway, _data_dir: data_dir }
     }
 
-    pub async fn channel(&self) -> Channel {
+    pub(crate) async fn channel(&self) -> Channel {
         Channel::from_shared(format!("http://{}", self.gateway.grpc_addr)).unwrap().connect().await.unwrap()
     }
 
-    pub async fn counter(&self) -> CounterServiceClient<Channel> {
+    pub(crate) async fn counter(&self) -> CounterServiceClient<Channel> {
         CounterServiceClient::new(self.channel().await)
     }
 
-    pub async fn admin(&self) -> AdminServiceClient<Channel> {
+    pub(crate) async fn admin(&self) -> AdminServiceClient<Channel> {
         AdminServiceClient::new(self.channel().await)
     }
 
-    pub async fn open_session(&self, counter: &mut CounterServiceClient<Channel>) -> String {
+    pub(crate) async fn open_session(&self, counter: &mut CounterServiceClient<Channel>) -> String {
         counter
             .open_session(pb::OpenSessionRequest {
                 counter_id: "window-3".into(),
@@ -72,7 +72,7 @@ impl Harness {
 }
 
 /// A 住民異動届 (転居) for `atena` moving to a new address in the same ward.
-pub fn moving_notification(atena: &str) -> pb::ApplicationDraft {
+pub(crate) fn moving_notification(atena: &str) -> pb::ApplicationDraft {
     let field = |v: &str, provenance: pb::Provenance| pb::FieldValue {
         value: v.into(),
         provenance: provenance as i32,
@@ -99,7 +99,7 @@ pub fn moving_notification(atena: &str) -> pb::ApplicationDraft {
 }
 
 /// Wait on a session's event stream until an application reaches `status`.
-pub async fn wait_for_status(
+pub(crate) async fn wait_for_status(
     counter: &mut CounterServiceClient<Channel>,
     session_id: &str,
     application_id: &str,
@@ -124,12 +124,12 @@ pub async fn wait_for_status(
     tokio::time::timeout(Duration::from_secs(20), wait).await.expect("status change within 20 s")
 }
 
-pub fn date(y: i32, m: i32, d: i32) -> Option<pb::CalendarDate> {
+pub(crate) fn date(y: i32, m: i32, d: i32) -> Option<pb::CalendarDate> {
     Some(pb::CalendarDate { year: y, month: m, day: d, wareki: String::new() })
 }
 
 /// The BadRequest field violations of an INVALID_ARGUMENT status, as `(field, description)`.
-pub fn violations(status: &tonic::Status) -> Vec<(String, String)> {
+pub(crate) fn violations(status: &tonic::Status) -> Vec<(String, String)> {
     use tonic_types::StatusExt;
     status
         .get_details_bad_request()
@@ -139,7 +139,7 @@ pub fn violations(status: &tonic::Status) -> Vec<(String, String)> {
 
 /// Copy a directory tree (an operator's copy of the mapping set, in tests).
 /// The items waiting in `department`'s backyard work queue, oldest first.
-pub async fn queued_work_items(
+pub(crate) async fn queued_work_items(
     admin: &mut AdminServiceClient<Channel>,
     department: &str,
 ) -> Vec<pb::WorkItem> {
@@ -155,7 +155,7 @@ pub async fn queued_work_items(
         .items
 }
 
-pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+pub(crate) fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

@@ -115,7 +115,7 @@ impl Drop for AtomicFile {
 }
 
 /// Make a directory's entries (a new name, a rename) durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), FileError> {
+fn sync_dir(dir: &Path) -> Result<(), FileError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(FileError::io(dir, "fsync directory"))
 }
 

@@ -42,9 +42,6 @@ pub struct RestConfig {
     /// carries a bearer token.
     #[serde(default)]
     pub auth: Option<ClientSecretJwtConfig>,
-    /// How often renkei polls the system (change feed, results); at most 10 minutes.
-    #[serde(default = "RestConfig::default_poll_interval_ms")]
-    pub poll_interval_ms: u64,
 }
 
 impl RestConfig {
@@ -56,10 +53,6 @@ impl RestConfig {
         3_000
     }
 
-    fn default_poll_interval_ms() -> u64 {
-        60_000
-    }
-
     pub fn new(base_url: impl Into<String>) -> Self {
         Self {
             base_url: base_url.into(),
@@ -69,7 +62,6 @@ impl RestConfig {
             client_cert_file: None,
             client_key_file: None,
             auth: None,
-            poll_interval_ms: Self::default_poll_interval_ms(),
         }
     }
 }
