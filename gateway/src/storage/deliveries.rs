@@ -293,3 +293,38 @@ pub fn count(conn: &mut AnyConnection, state: DeliveryState) -> Result<u64, Stor
     let n: i64 = deliveries::table.filter(deliveries::state.eq(state.as_str())).count().get_result(conn)?;
     Ok(n as u64)
 }
+
+#[derive(Insertable)]
+#[diesel(table_name = deliveries)]
+struct DeliveryInsert<'a> {
+    id: &'a str,
+    application_id: &'a str,
+    target_system: &'a str,
+    state: &'a str,
+    attempts: i32,
+    next_attempt_at_ms: i64,
+    created_at_ms: i64,
+    updated_at_ms: i64,
+}
+
+/// A pending delivery of an application to its core system: the outbox row the workers take.
+pub(crate) fn insert_pending(
+    conn: &mut AnyConnection,
+    application_id: &str,
+    target_system: &str,
+    now: i64,
+) -> Result<(), StorageError> {
+    diesel::insert_into(deliveries::table)
+        .values(DeliveryInsert {
+            id: &uuid::Uuid::now_v7().to_string(),
+            application_id,
+            target_system,
+            state: DeliveryState::Pending.as_str(),
+            attempts: 0,
+            next_attempt_at_ms: now,
+            created_at_ms: now,
+            updated_at_ms: now,
+        })
+        .execute(conn)?;
+    Ok(())
+}

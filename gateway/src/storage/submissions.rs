@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::deliveries::DeliveryState;
+use super::deliveries::insert_pending;
 use super::schema::{applications, deliveries, submissions};
 use super::work_items::{self, WorkState};
 use super::{AnyConnection, StorageError, now_ms};
@@ -73,19 +73,6 @@ struct ApplicationInsert<'a> {
     fields_prefilled: i32,
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = deliveries)]
-struct DeliveryInsert<'a> {
-    id: &'a str,
-    application_id: &'a str,
-    target_system: &'a str,
-    state: &'a str,
-    attempts: i32,
-    next_attempt_at_ms: i64,
-    created_at_ms: i64,
-    updated_at_ms: i64,
-}
-
 /// Commit `apps` under `(session_id, key)` — or find what that key committed before. Runs inside
 /// the caller's transaction (see `Db::write`), so the submission, its applications and their
 /// deliveries are committed together or not at all.
@@ -144,32 +131,10 @@ pub fn submit(
                     updated_at_ms: now,
                 },
             )?,
-            None => insert_delivery(conn, &application_id, &app.target_system, now)?,
+            None => insert_pending(conn, &application_id, &app.target_system, now)?,
         }
     }
     Ok(SubmissionOutcome::Committed(applications_of(conn, session_id, key)?))
-}
-
-/// A pending delivery of an application to its core system: the outbox row the workers take.
-pub(crate) fn insert_delivery(
-    conn: &mut AnyConnection,
-    application_id: &str,
-    target_system: &str,
-    now: i64,
-) -> Result<(), StorageError> {
-    diesel::insert_into(deliveries::table)
-        .values(DeliveryInsert {
-            id: &uuid::Uuid::now_v7().to_string(),
-            application_id,
-            target_system,
-            state: DeliveryState::Pending.as_str(),
-            attempts: 0,
-            next_attempt_at_ms: now,
-            created_at_ms: now,
-            updated_at_ms: now,
-        })
-        .execute(conn)?;
-    Ok(())
 }
 
 fn applications_of(

@@ -6,8 +6,8 @@
 
 use diesel::prelude::*;
 
+use super::deliveries;
 use super::schema::{applications, work_items};
-use super::submissions::insert_delivery;
 use super::{AnyConnection, StorageError, now_ms};
 use renkei_model::ApplicationStatus;
 
@@ -200,7 +200,7 @@ pub fn complete(
         refused => return Ok(refused),
     };
     if deliver {
-        insert_delivery(conn, &item.row.application_id, &item.target_system, now)?;
+        deliveries::insert_pending(conn, &item.row.application_id, &item.target_system, now)?;
     }
     Ok(Ok(item))
 }

@@ -1,3 +1,7 @@
+//! `renkei`: the one binary. It only wires the library crates: the gateway (`renkei_gateway`),
+//! the mapping tools (`renkei_mappings`), and — for `demo`, `simulate` and `conformance` only —
+//! the simulated core systems and the conformance runner (`renkei_conformance`).
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -159,7 +163,7 @@ impl ServeArgs {
     }
 }
 
-pub(crate) fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let log = cli.log;
     let success = |()| ExitCode::SUCCESS;
