@@ -23,4 +23,5 @@ pub mod hub;
 pub mod mappings;
 pub mod routing;
 pub mod server;
-pub mod storage;
+/// The database (the `renkei-store` crate), under the name the gateway's modules use.
+pub use renkei_store as storage;

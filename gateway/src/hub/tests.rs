@@ -18,8 +18,8 @@ use reqwest::header::HeaderMap;
 
 use super::*;
 use crate::config::{SubscriberConfig, SystemConfig};
-use crate::storage::tests::on_both;
 use renkei_mappings::InterfaceRef;
+use renkei_store::testing::on_both;
 
 /// (宛名番号, 異動事由 label, 異動日 YYYYMMDD): what identifies a change in every layout here.
 type ChangeId = (String, String, String);

@@ -1,4 +1,4 @@
-//! Storage through diesel: embedded SQLite by default, PostgreSQL when several replicas share the
+//! renkei-store: the database, through diesel: embedded SQLite by default, PostgreSQL when several replicas share the
 //! work. One schema, one set of migrations and one code path for both; the few places where the
 //! backends differ (row locking when claiming deliveries) match on [`AnyConnection`].
 //!
@@ -232,5 +232,7 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;

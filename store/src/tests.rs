@@ -1,79 +1,14 @@
-//! The same scenarios on SQLite and on PostgreSQL.
-//!
-//! PostgreSQL is reached at `RENKEI_TEST_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/postgres`); each run creates and drops its own database.
-//! A missing server fails the test with instructions; `RENKEI_SKIP_POSTGRES=1` opts out
-//! explicitly.
+//! The same scenarios on SQLite and on PostgreSQL ([`crate::testing::on_both`]).
 
 use std::collections::HashSet;
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 use super::deliveries::{self, DeliveryOutcome, DeliveryState};
 use super::submissions::{self, NewApplication, SubmissionOutcome};
 use super::*;
 
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// A PostgreSQL database of its own for one test, dropped afterwards.
-struct TempPostgres {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl TempPostgres {
-    fn create() -> Option<TempPostgres> {
-        if std::env::var("RENKEI_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
-            eprintln!("RENKEI_SKIP_POSTGRES=1: PostgreSQL scenarios not run");
-            return None;
-        }
-        let admin_url =
-            std::env::var("RENKEI_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
-        let mut admin = diesel::PgConnection::establish(&admin_url).unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is not reachable at {admin_url} ({e}). Start it (the CI script does), point \
-                 RENKEI_TEST_POSTGRES_URL at a server, or set RENKEI_SKIP_POSTGRES=1 to skip these tests"
-            )
-        });
-        let name = format!("renkei_test_{}", uuid::Uuid::new_v4().simple());
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        let base = &admin_url[..admin_url.rfind('/').expect("the URL names a database")];
-        let url = format!("{base}/{name}");
-        Some(TempPostgres { admin_url, name, url })
-    }
-}
-
-impl Drop for TempPostgres {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = diesel::PgConnection::establish(&self.admin_url) {
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-        }
-    }
-}
-
-/// Run `scenario` on a fresh SQLite file and on a fresh PostgreSQL database.
-pub(crate) async fn on_both<F, Fut>(scenario: F)
-where
-    F: Fn(Db) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = tokio::task::spawn_blocking({
-        let url = Db::sqlite_in(dir.path());
-        move || Db::open(&url)
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    scenario(sqlite).await;
-    if let Some(pg) = TempPostgres::create() {
-        let url = DatabaseUrl::parse(&pg.url);
-        let db = tokio::task::spawn_blocking(move || Db::open(&url)).await.unwrap().unwrap();
-        scenario(db).await;
-    }
-}
+use crate::testing::on_both;
 
 async fn new_session(db: &Db) -> String {
     let row = SessionRow {
