@@ -21,6 +21,7 @@ pub mod grpc;
 mod http;
 pub mod hub;
 pub mod mappings;
-pub mod routing;
+pub mod planning;
+pub mod prefill;
 pub mod server;
 pub mod storage;

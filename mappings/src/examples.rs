@@ -3,8 +3,8 @@
 //! canonical → system → canonical of every lossless item on the way.
 
 use crate::canonical::CanonicalRecord;
-use crate::file::{Direction, ExampleDef};
 use crate::mapping::{Mapping, Report, SystemRecord};
+use crate::spec::{Direction, ExampleDef};
 use crate::value::Value;
 
 /// A compiled example.

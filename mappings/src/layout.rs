@@ -8,8 +8,8 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::charset::{self, Charset};
-use crate::file::{Format, ItemType};
 use crate::mapping::{ApplyError, Item, Mapping, SystemRecord};
+use crate::spec::{Format, ItemType};
 use crate::value::Value;
 
 /// A JSON object's keys, in the layout's order, each to an item or a nested object.

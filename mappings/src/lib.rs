@@ -42,14 +42,15 @@ mod compile;
 pub mod convert;
 pub mod diff;
 mod examples;
-mod expr;
-mod file;
+pub mod expr;
 mod layout;
 mod mapping;
 mod problem;
+mod record_expr;
 mod reference;
 pub mod routing;
 mod source;
+mod spec;
 mod value;
 mod xml;
 
@@ -71,12 +72,12 @@ pub use catalog::{
 pub use charset::{Charset, Degeneration, NoCode, Shrink};
 pub use codes::{CodeEntry, CodeTable};
 pub use examples::ExampleResult;
-pub use file::{DateFormat, Direction, Format, ItemType, Records, Separator};
 pub use mapping::{ApplyError, FieldDegeneration, FormRead, Item, Mapping, MappingId, Report, SystemRecord};
 pub use problem::{Problem, Problems};
 pub use reference::{InterfaceRef, InterfaceRefError};
 pub use routing::RoutingRules;
 pub use source::SourceFile;
+pub use spec::{DateFormat, Direction, Format, ItemType, Records, Separator};
 pub use value::{Value, ValueKind};
 pub use xml::{ItemPositions, XmlLayout, XmlNode, XmlRecordError};
 

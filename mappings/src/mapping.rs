@@ -19,11 +19,11 @@ use renkei_model::{Date, MojiText, Wareki};
 use crate::canonical::{CanonicalKind, CanonicalRecord, Schema};
 use crate::charset::{self, Charset, Degeneration};
 use crate::codes::{CodeEntry, CodeTable};
-use crate::expr::Expr;
-use crate::file::{
+use crate::layout::Layout;
+use crate::record_expr::RecordExpr;
+use crate::spec::{
     CodeValue, DateFormat, Direction, Format, ItemType, KanaWidth, OnLoss, Records, Separator,
 };
-use crate::layout::Layout;
 use crate::value::{Value, ValueKind};
 
 /// `resident-record/atena@1`.
@@ -195,7 +195,7 @@ pub(crate) enum OutSource {
         index: usize,
         parts: usize,
     },
-    Compute(Expr),
+    Compute(RecordExpr),
     Nothing,
 }
 
@@ -205,7 +205,7 @@ pub(crate) struct OutStep {
     pub source: OutSource,
     /// A list item written from a text path: the text split by this separator.
     pub list_split: Option<String>,
-    pub when: Option<Expr>,
+    pub when: Option<RecordExpr>,
     pub default: Option<String>,
     pub date: Option<DateFormat>,
     pub code: Option<CodeStep>,
@@ -229,8 +229,8 @@ pub(crate) struct InStep {
     pub list_join: Option<String>,
     /// What the canonical slot holds (a date format gives a date for date paths, text otherwise).
     pub target_kind: ValueKind,
-    pub when: Option<Expr>,
-    pub compute: Option<Expr>,
+    pub when: Option<RecordExpr>,
+    pub compute: Option<RecordExpr>,
     pub default: Option<String>,
     pub date: Option<DateFormat>,
     pub code: Option<CodeStep>,

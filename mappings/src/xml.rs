@@ -12,8 +12,8 @@
 //! (`renkei_adapter_core::xml`); it hands each record over as a tree that implements
 //! [`XmlNode`].
 
-use crate::file::ItemType;
 use crate::mapping::{ApplyError, Item, Mapping, SystemRecord};
+use crate::spec::ItemType;
 use crate::value::Value;
 
 /// An element of a record as an XML reader hands it over.
