@@ -11,10 +11,10 @@ use toml::Spanned;
 use crate::canonical::{CanonicalKind, Schema};
 use crate::charset::Charset;
 use crate::codes::CodeTable;
-use crate::examples::Example;
+use crate::item::Item;
 use crate::layout::Layout;
 use crate::mapping::{
-    CodeStep, FormRead, InStep, InTarget, Item, Join, Mapping, MappingId, OutSource, OutStep, ShrinkStep,
+    CodeStep, Example, FormRead, InStep, InTarget, Join, Mapping, MappingId, OutSource, OutStep, ShrinkStep,
     check_value,
 };
 use crate::problem::{Problem, line_of};

@@ -9,7 +9,8 @@
 use std::io::{self, BufRead, Write};
 use std::sync::mpsc;
 
-use crate::mapping::{ApplyError, Mapping, Report};
+use crate::item::ApplyError;
+use crate::mapping::{Mapping, Report};
 use crate::spec::{Format, Separator};
 
 /// Records per batch: large enough that handing batches between threads costs nothing, small

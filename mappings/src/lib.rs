@@ -37,12 +37,14 @@
 mod canonical;
 mod catalog;
 mod charset;
+mod codec;
 mod codes;
 mod compile;
 pub mod convert;
 pub mod diff;
 mod examples;
 pub mod expr;
+mod item;
 mod layout;
 mod mapping;
 mod problem;
@@ -53,6 +55,7 @@ mod source;
 mod spec;
 mod value;
 mod xml;
+mod xml_codec;
 
 #[cfg(test)]
 mod check_tests;
@@ -72,7 +75,8 @@ pub use catalog::{
 pub use charset::{Charset, Degeneration, NoCode, Shrink};
 pub use codes::{CodeEntry, CodeTable};
 pub use examples::ExampleResult;
-pub use mapping::{ApplyError, FieldDegeneration, FormRead, Item, Mapping, MappingId, Report, SystemRecord};
+pub use item::{ApplyError, Item, SystemRecord};
+pub use mapping::{FieldDegeneration, FormRead, Mapping, MappingId, Report};
 pub use problem::{Problem, Problems};
 pub use reference::{InterfaceRef, InterfaceRefError};
 pub use routing::RoutingRules;
