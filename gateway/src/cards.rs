@@ -21,7 +21,7 @@ const BUFFER: usize = 256;
 
 /// Readers, their cards, and the watcher keeping both current.
 #[derive(Debug)]
-pub struct CardHub {
+pub struct CardReaders {
     events: broadcast::Sender<ReaderEvent>,
     /// Readers known now, and whether a card is in each.
     present: Arc<Mutex<BTreeMap<String, bool>>>,
@@ -30,11 +30,11 @@ pub struct CardHub {
     watcher: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
-impl CardHub {
+impl CardReaders {
     /// Start watching (when `config.watch`), sending card events of each counter's reader to the
     /// sessions watched at that counter. pcscd being down is not an error: the watcher retries.
-    pub fn start(config: &CardConfig, sessions: SessionEvents) -> Arc<CardHub> {
-        let hub = Arc::new(CardHub {
+    pub fn start(config: &CardConfig, sessions: SessionEvents) -> Arc<CardReaders> {
+        let readers = Arc::new(CardReaders {
             events: broadcast::channel(BUFFER).0,
             present: Arc::default(),
             stop: Arc::new(AtomicBool::new(false)),
@@ -43,21 +43,25 @@ impl CardHub {
         });
         if config.watch {
             let counters_of_reader = invert(&config.counter_readers);
-            let (events, present, stop, canceller) =
-                (hub.events.clone(), hub.present.clone(), hub.stop.clone(), hub.canceller.clone());
+            let (events, present, stop, canceller) = (
+                readers.events.clone(),
+                readers.present.clone(),
+                readers.stop.clone(),
+                readers.canceller.clone(),
+            );
             let handle = std::thread::Builder::new()
                 .name("card-watch".into())
                 .spawn(move || watch_loop(events, present, stop, canceller, sessions, counters_of_reader))
                 .expect("spawning the card watcher thread");
-            *hub.watcher.lock().expect("card hub lock") = Some(handle);
+            *readers.watcher.lock().expect("card readers lock") = Some(handle);
         }
-        hub
+        readers
     }
 
     /// Live reader events, and the state to start from (readers present and their cards).
     pub fn subscribe(&self) -> (Vec<ReaderEvent>, broadcast::Receiver<ReaderEvent>) {
         let receiver = self.events.subscribe();
-        let present = self.present.lock().expect("card hub lock");
+        let present = self.present.lock().expect("card readers lock");
         let mut snapshot = Vec::new();
         for (reader, card) in present.iter() {
             snapshot.push(ReaderEvent::ReaderAdded { reader: reader.clone() });
@@ -88,10 +92,10 @@ impl CardHub {
     /// Stop the watcher and wait for it.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(c) = self.canceller.lock().expect("card hub lock").as_ref() {
+        if let Some(c) = self.canceller.lock().expect("card readers lock").as_ref() {
             c.cancel();
         }
-        if let Some(handle) = self.watcher.lock().expect("card hub lock").take() {
+        if let Some(handle) = self.watcher.lock().expect("card readers lock").take() {
             let _ = handle.join();
         }
     }
@@ -128,16 +132,16 @@ fn watch_loop(
         };
         reported_down = false;
         let c = readers.canceller();
-        *canceller.lock().expect("card hub lock") = Some(c.clone());
+        *canceller.lock().expect("card readers lock") = Some(c.clone());
         if stop.load(Ordering::Relaxed) {
             break;
         }
         // A new context starts from scratch: what the old one knew is reported again.
-        present.lock().expect("card hub lock").clear();
+        present.lock().expect("card readers lock").clear();
         let result = readers.watch(&stop, |event| {
             debug!(reader = event.reader(), kind = event.kind(), "reader event");
             {
-                let mut present = present.lock().expect("card hub lock");
+                let mut present = present.lock().expect("card readers lock");
                 match &event {
                     ReaderEvent::ReaderAdded { reader } => {
                         present.insert(reader.clone(), false);

@@ -21,7 +21,8 @@ pub mod grpc;
 mod http;
 pub mod hub;
 pub mod mappings;
-pub mod routing;
+pub mod planning;
+pub mod prefill;
 pub mod server;
 /// The database (the `renkei-store` crate), under the name the gateway's modules use.
 pub use renkei_store as storage;

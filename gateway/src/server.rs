@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use tonic::transport::server::TcpIncoming;
 use tracing::info;
 
-use crate::cards::CardHub;
+use crate::cards::CardReaders;
 use crate::config::{AdapterKind, Config, HubMode};
 use crate::delivery::{Deliverer, Systems};
 use crate::events::SessionEvents;
@@ -141,7 +141,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         events: events.clone(),
         delivery_wakeup: Arc::new(Notify::new()),
         documents: crate::grpc::Documents::new(config.documents.clone()),
-        cards: CardHub::start(&config.card, events),
+        cards: CardReaders::start(&config.card, events),
         card_config: config.card.clone(),
         qr,
         ocr: renkei_adapter_intake::OcrIntake::new(config.intake.ocr_min_confidence),

@@ -8,10 +8,10 @@ use renkei_model::{
 use serde::Deserialize;
 
 use crate::canonical::CanonicalKind;
+use crate::expr::Expr;
 use crate::mapping::Mapping;
 use crate::problem::{Problem, line_of};
 use crate::reference::InterfaceRef;
-use crate::routing::Expr;
 use crate::source::SourceFile;
 
 /// The variables a field's `prefill` expression may read, and where a value read from each comes

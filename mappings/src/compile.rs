@@ -11,19 +11,19 @@ use toml::Spanned;
 use crate::canonical::{CanonicalKind, Schema};
 use crate::charset::Charset;
 use crate::codes::CodeTable;
-use crate::examples::Example;
-use crate::expr::Expr;
-use crate::file::{
-    DateFormat, Direction, Format, ItemDef, ItemType, KanaWidth, MappingFile, Records, Separator,
-};
+use crate::item::Item;
 use crate::layout::Layout;
 use crate::mapping::{
-    CodeStep, FormRead, InStep, InTarget, Item, Join, Mapping, MappingId, OutSource, OutStep, ShrinkStep,
+    CodeStep, Example, FormRead, InStep, InTarget, Join, Mapping, MappingId, OutSource, OutStep, ShrinkStep,
     check_value,
 };
 use crate::problem::{Problem, line_of};
+use crate::record_expr::RecordExpr;
 use crate::reference::{InterfaceRef, is_name, is_version};
 use crate::source::SourceFile;
+use crate::spec::{
+    DateFormat, Direction, Format, ItemDef, ItemType, KanaWidth, MappingFile, Records, Separator,
+};
 use crate::value::{Value, ValueKind};
 
 /// A file read and parsed, not yet compiled (the set first gathers every `fields.*` name).
@@ -364,17 +364,19 @@ pub(crate) fn compile(
             on_loss: d.on_loss,
             replacement: d.replacement.clone(),
         });
-        let compile_expr =
-            |cx: &mut Ctx<'_>, src: &Option<Spanned<String>>, paths: &[(String, usize)]| -> Option<Expr> {
-                let src = src.as_ref()?;
-                match Expr::compile(src.get_ref(), paths) {
-                    Ok(e) => Some(e),
-                    Err(e) => {
-                        cx.at(span_start(src), format!("{label}: {e}"));
-                        None
-                    }
+        let compile_expr = |cx: &mut Ctx<'_>,
+                            src: &Option<Spanned<String>>,
+                            paths: &[(String, usize)]|
+         -> Option<RecordExpr> {
+            let src = src.as_ref()?;
+            match RecordExpr::compile(src.get_ref(), paths) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    cx.at(span_start(src), format!("{label}: {e}"));
+                    None
                 }
-            };
+            }
+        };
         // Which side an expression reads: the canonical record going out, the system record coming in.
         let expr_paths = if d.direction == Direction::ToCanonical { &system_paths } else { &canonical_paths };
         let mut when = compile_expr(&mut cx, &d.when, expr_paths);
@@ -536,8 +538,8 @@ pub(crate) fn compile(
         if let Some(code) = &code {
             for entry in code.table.entries() {
                 let v = match code.side {
-                    crate::file::CodeValue::Code => &entry.code,
-                    crate::file::CodeValue::Label => &entry.label,
+                    crate::spec::CodeValue::Code => &entry.code,
+                    crate::spec::CodeValue::Label => &entry.label,
                 };
                 if check_value(format, charset, &item, &Value::Text(v.clone())).is_err() {
                     cx.at(

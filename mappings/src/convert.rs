@@ -9,8 +9,9 @@
 use std::io::{self, BufRead, Write};
 use std::sync::mpsc;
 
-use crate::file::{Format, Separator};
-use crate::mapping::{ApplyError, Mapping, Report};
+use crate::item::ApplyError;
+use crate::mapping::{Mapping, Report};
+use crate::spec::{Format, Separator};
 
 /// Records per batch: large enough that handing batches between threads costs nothing, small
 /// enough that a batch of long records stays a few megabytes.

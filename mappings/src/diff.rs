@@ -1,7 +1,8 @@
 //! What a revision of a mapping changes: header fields, and items added, removed or changed
 //! (matched by key).
 
-use crate::mapping::{Item, Mapping};
+use crate::item::Item;
+use crate::mapping::Mapping;
 
 /// One difference between two mappings.
 #[derive(Debug, Clone, PartialEq, Eq)]

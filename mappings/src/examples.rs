@@ -3,23 +3,10 @@
 //! canonical → system → canonical of every lossless item on the way.
 
 use crate::canonical::CanonicalRecord;
-use crate::file::{Direction, ExampleDef};
-use crate::mapping::{Mapping, Report, SystemRecord};
+use crate::item::SystemRecord;
+use crate::mapping::{Example, Mapping, Report};
+use crate::spec::{Direction, ExampleDef};
 use crate::value::Value;
-
-/// A compiled example.
-#[derive(Debug, Clone)]
-pub(crate) struct Example {
-    pub name: String,
-    pub line: usize,
-    direction: Direction,
-    canonical: Option<CanonicalRecord>,
-    system: Option<SystemRecord>,
-    /// The records of a per-subject mapping, in subject order.
-    records: Vec<SystemRecord>,
-    degenerated: Vec<usize>,
-    error: Option<String>,
-}
 
 /// The outcome of one example.
 #[derive(Debug, Clone)]

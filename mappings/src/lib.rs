@@ -37,21 +37,25 @@
 mod canonical;
 mod catalog;
 mod charset;
+mod codec;
 mod codes;
 mod compile;
 pub mod convert;
 pub mod diff;
 mod examples;
-mod expr;
-mod file;
+pub mod expr;
+mod item;
 mod layout;
 mod mapping;
 mod problem;
+mod record_expr;
 mod reference;
 pub mod routing;
 mod source;
+mod spec;
 mod value;
 mod xml;
+mod xml_codec;
 
 #[cfg(test)]
 mod check_tests;
@@ -71,12 +75,13 @@ pub use catalog::{
 pub use charset::{Charset, Degeneration, NoCode, Shrink};
 pub use codes::{CodeEntry, CodeTable};
 pub use examples::ExampleResult;
-pub use file::{DateFormat, Direction, Format, ItemType, Records, Separator};
-pub use mapping::{ApplyError, FieldDegeneration, FormRead, Item, Mapping, MappingId, Report, SystemRecord};
+pub use item::{ApplyError, Item, SystemRecord};
+pub use mapping::{FieldDegeneration, FormRead, Mapping, MappingId, Report};
 pub use problem::{Problem, Problems};
 pub use reference::{InterfaceRef, InterfaceRefError};
 pub use routing::RoutingRules;
 pub use source::SourceFile;
+pub use spec::{DateFormat, Direction, Format, ItemType, Records, Separator};
 pub use value::{Value, ValueKind};
 pub use xml::{ItemPositions, XmlLayout, XmlNode, XmlRecordError};
 

@@ -19,11 +19,12 @@ use renkei_model::{Date, MojiText, Wareki};
 use crate::canonical::{CanonicalKind, CanonicalRecord, Schema};
 use crate::charset::{self, Charset, Degeneration};
 use crate::codes::{CodeEntry, CodeTable};
-use crate::expr::Expr;
-use crate::file::{
+use crate::item::{ApplyError, Item, SystemRecord};
+use crate::layout::Layout;
+use crate::record_expr::RecordExpr;
+use crate::spec::{
     CodeValue, DateFormat, Direction, Format, ItemType, KanaWidth, OnLoss, Records, Separator,
 };
-use crate::layout::Layout;
 use crate::value::{Value, ValueKind};
 
 /// `resident-record/atena@1`.
@@ -37,64 +38,6 @@ pub struct MappingId {
 impl fmt::Display for MappingId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}@{}", self.system, self.interface, self.version)
-    }
-}
-
-/// One item of a system's record, as the mapping declares it.
-#[derive(Debug, Clone)]
-pub struct Item {
-    pub id: String,
-    pub name: String,
-    pub key: String,
-    pub ty: ItemType,
-    pub length: usize,
-    pub direction: Direction,
-    pub required: bool,
-    /// The canonical paths it maps (several for a concat).
-    pub canonical: Vec<String>,
-    /// The rule in words (`code sex → kana half → shrink`), for `try` and `diff`.
-    pub rule: String,
-    /// Maps both ways through invertible transforms: canonical → system → canonical gives the
-    /// value back (unless a shrink was reported for it).
-    pub lossless: bool,
-    /// Byte offset in a fixed-length record.
-    pub offset: usize,
-    /// Line of the item in its file.
-    pub line: usize,
-    pub note: Option<String>,
-}
-
-impl Item {
-    /// `0101 氏 (shi)`: how errors and reports name the item.
-    pub fn label(&self) -> String {
-        format!("{} {} ({})", self.id, self.name, self.key)
-    }
-}
-
-/// What went wrong applying a mapping to one record. Names the record (when the caller gave
-/// one), the item and the rule; never the value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ApplyError {
-    pub record: Option<String>,
-    /// The item's label, or the canonical path for errors of the canonical record as a whole.
-    pub item: String,
-    pub rule: String,
-}
-
-impl fmt::Display for ApplyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(r) = &self.record {
-            write!(f, "record {r}: ")?;
-        }
-        write!(f, "{}: {}", self.item, self.rule)
-    }
-}
-
-impl ApplyError {
-    #[must_use]
-    pub fn in_record(mut self, record: impl fmt::Display) -> Self {
-        self.record = Some(record.to_string());
-        self
     }
 }
 
@@ -123,30 +66,6 @@ impl Report {
     /// Whether item `item` was shrunk.
     pub fn degenerated(&self, item: usize) -> bool {
         self.degenerations.iter().any(|d| d.item == item)
-    }
-}
-
-/// A record on the system side: one optional value per item, in item order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SystemRecord {
-    pub(crate) values: Vec<Option<Value>>,
-}
-
-impl SystemRecord {
-    pub fn get(&self, item: usize) -> Option<&Value> {
-        self.values.get(item).and_then(Option::as_ref)
-    }
-
-    pub fn set(&mut self, item: usize, value: Option<Value>) {
-        self.values[item] = value;
-    }
-
-    pub fn clear(&mut self) {
-        self.values.iter_mut().for_each(|v| *v = None);
-    }
-
-    pub fn values(&self) -> &[Option<Value>] {
-        &self.values
     }
 }
 
@@ -195,7 +114,7 @@ pub(crate) enum OutSource {
         index: usize,
         parts: usize,
     },
-    Compute(Expr),
+    Compute(RecordExpr),
     Nothing,
 }
 
@@ -205,7 +124,7 @@ pub(crate) struct OutStep {
     pub source: OutSource,
     /// A list item written from a text path: the text split by this separator.
     pub list_split: Option<String>,
-    pub when: Option<Expr>,
+    pub when: Option<RecordExpr>,
     pub default: Option<String>,
     pub date: Option<DateFormat>,
     pub code: Option<CodeStep>,
@@ -229,8 +148,8 @@ pub(crate) struct InStep {
     pub list_join: Option<String>,
     /// What the canonical slot holds (a date format gives a date for date paths, text otherwise).
     pub target_kind: ValueKind,
-    pub when: Option<Expr>,
-    pub compute: Option<Expr>,
+    pub when: Option<RecordExpr>,
+    pub compute: Option<RecordExpr>,
     pub default: Option<String>,
     pub date: Option<DateFormat>,
     pub code: Option<CodeStep>,
@@ -282,6 +201,20 @@ pub struct FormRead {
 }
 
 /// A checked, compiled mapping.
+/// A compiled example.
+#[derive(Debug, Clone)]
+pub(crate) struct Example {
+    pub(crate) name: String,
+    pub(crate) line: usize,
+    pub(crate) direction: Direction,
+    pub(crate) canonical: Option<CanonicalRecord>,
+    pub(crate) system: Option<SystemRecord>,
+    /// The records of a per-subject mapping, in subject order.
+    pub(crate) records: Vec<SystemRecord>,
+    pub(crate) degenerated: Vec<usize>,
+    pub(crate) error: Option<String>,
+}
+
 #[derive(Debug)]
 pub struct Mapping {
     pub id: MappingId,
@@ -309,7 +242,7 @@ pub struct Mapping {
     /// Some system → canonical step evaluates CEL over the system record (so values cannot be
     /// moved out of it while reading).
     pub(crate) reads_expressions: bool,
-    pub(crate) examples: Vec<crate::examples::Example>,
+    pub(crate) examples: Vec<Example>,
     /// The file's text, for `diff` and `try`.
     pub(crate) text: String,
 }

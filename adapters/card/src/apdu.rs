@@ -203,6 +203,13 @@ impl<C: CardChannel> CardChannel for Counted<C> {
     }
 }
 
+impl CardError {
+    /// The card answered `sw` to `command`, which the flow does not expect.
+    pub(crate) fn status(command: &Command, sw: Sw) -> CardError {
+        CardError::Status { command: command.name(), sw: sw.to_string() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

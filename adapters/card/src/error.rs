@@ -2,7 +2,6 @@
 //! counter app can tell the resident the right thing. No message contains a PIN, an individual
 //! number or any other data read from the card.
 
-use crate::apdu::{Command, Sw};
 use crate::tlv::TlvError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,10 +56,6 @@ pub enum CardError {
 }
 
 impl CardError {
-    pub(crate) fn status(command: &Command, sw: Sw) -> CardError {
-        CardError::Status { command: command.name(), sw: sw.to_string() }
-    }
-
     /// A stable, machine-readable reason (`WRONG_PIN`, `CARD_REMOVED`, …) for APIs.
     pub fn reason(&self) -> &'static str {
         match self {

@@ -2,11 +2,7 @@
 
 use crate::apdu::{CardChannel, Command, MAX_SHORT_LE, Sw};
 use crate::error::CardError;
-use crate::tlv::{self, TlvError, TlvRule};
-
-/// Bytes read first from a file that starts with one TLV: enough for a tag of two bytes and a
-/// length of up to four, so the size of the whole file is known after one command.
-pub(crate) const HEADER_READ: u16 = 7;
+use crate::tlv::{self, HEADER_READ, TlvError, TlvRule};
 
 /// Select the application (DF) `aid`; `false` when the card has none such.
 pub(crate) fn select_application<C: CardChannel + ?Sized>(ch: &mut C, aid: &[u8]) -> Result<bool, CardError> {

@@ -246,7 +246,7 @@ mod tests {
             assert_eq!(reading.facts.unwrap().name, r.name.full());
             assert_eq!(card.sent(), 8, "{}", r.atena_number);
         }
-        assert!(longest <= usize::from(file::HEADER_READ) + 255, "{longest}");
+        assert!(longest <= usize::from(tlv::HEADER_READ) + 255, "{longest}");
         let kasai = MyNumberCard::for_resident(&resident(HardCase::IvsName), "1234");
         assert_eq!(kasai.basic_facts_file.len(), 130);
     }

@@ -20,6 +20,10 @@
 
 use std::fmt;
 
+/// Bytes read first from a file that starts with one TLV: enough for a tag of two bytes and a
+/// length of up to four, so the size of the whole file is known after one command.
+pub(crate) const HEADER_READ: u16 = 7;
+
 /// A tag as its bytes read big-endian: `DF 22` is `Tag(0xDF22)`. At most three bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Tag(pub u32);
@@ -375,7 +379,7 @@ mod tests {
         // exactly what the first READ BINARY of a file fetches.
         let h = parse_header(&[0xDF, 0x81, 0x01, 0x83, 0x01, 0x00, 0x00], 0).unwrap();
         assert_eq!((h.header_len, h.value_len), (7, 0x10000));
-        assert_eq!(h.header_len, usize::from(crate::file::HEADER_READ));
+        assert_eq!(h.header_len, usize::from(HEADER_READ));
     }
 
     proptest! {

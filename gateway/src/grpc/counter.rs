@@ -365,10 +365,10 @@ impl CounterService for CounterApi {
                         continue;
                     }
                 };
-            match submit::route(&self.state, mappings.catalog(), &app) {
+            match submit::accept(&self.state, mappings.catalog(), &app) {
                 Ok(new) => new_apps.push((app.applicant.to_string(), new)),
                 Err(Unfit::Invalid(e)) => errors.extend_under(&at, e),
-                Err(Unfit::NotRoutable(why)) => {
+                Err(Unfit::NoDestination(why)) => {
                     return Err(Status::failed_precondition(format!("{at}.procedure_id: {why}")));
                 }
             }

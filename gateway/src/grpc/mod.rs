@@ -24,7 +24,7 @@ pub use card::CardApi;
 pub use counter::CounterApi;
 pub use planning::Documents;
 
-use crate::cards::CardHub;
+use crate::cards::CardReaders;
 use crate::config::CardConfig;
 use crate::delivery::Systems;
 use crate::events::SessionEvents;
@@ -45,7 +45,7 @@ pub struct GatewayState {
     /// The font and heading of printed documents.
     pub documents: planning::Documents,
     /// Card readers.
-    pub cards: Arc<CardHub>,
+    pub cards: Arc<CardReaders>,
     pub card_config: CardConfig,
     /// Pre-entry QR keys and the OCR confidence threshold.
     pub qr: QrVerifier,

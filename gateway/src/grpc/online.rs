@@ -60,12 +60,12 @@ pub(super) async fn submit_online_applications(
             field: Some(field),
             rule,
         };
-        match submit::route(state, mappings.catalog(), &online.application) {
+        match submit::accept(state, mappings.catalog(), &online.application) {
             Ok(new) => new_apps.push((online.application.applicant.to_string(), new)),
             Err(Unfit::Invalid(errors)) => {
                 refused.extend(errors.iter().map(|e| refuse(e.path.to_string(), e.rule.to_string())))
             }
-            Err(Unfit::NotRoutable(why)) => refused.push(refuse("procedure".into(), why)),
+            Err(Unfit::NoDestination(why)) => refused.push(refuse("procedure".into(), why)),
         }
     }
     refused.sort_by_key(|r| (r.line, r.column));

@@ -1,5 +1,5 @@
 //! PlanProcedures, PrefillApplications and the printed documents (guide, form, receipt): the
-//! handlers' work, over the routing engine and renkei-documents.
+//! handlers' work, over planning (`crate::planning`), prefill (`crate::prefill`) and renkei-documents.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -17,8 +17,8 @@ use super::GatewayState;
 use super::convert::{self, basic_facts_from_proto, life_event_from_proto, provenance_to_proto};
 use super::status::{self, invalid, invalid_one};
 use crate::config::DocumentsConfig;
-use crate::routing::prefill::{self, Sources};
-use crate::routing::{self, Plan, PlanError};
+use crate::planning::{self, Plan, PlanError};
+use crate::prefill::{self, Sources};
 use crate::storage::{AuditEntry, PrefilledForm, SessionRow};
 
 /// The documents' settings and font, read once on first use (the font file is large, and a
@@ -179,7 +179,7 @@ fn handling(def: &ProcedureDef) -> &'static str {
     }
 }
 
-fn planned_to_proto(p: &routing::Planned<'_>) -> pb::PlannedProcedure {
+fn planned_to_proto(p: &planning::Planned<'_>) -> pb::PlannedProcedure {
     pb::PlannedProcedure {
         procedure_id: p.def.id.to_string(),
         name: p.def.name.clone(),
@@ -217,7 +217,7 @@ async fn planned<'s>(
     let (resident, household) = visit_resident(state, &session, atena_number, "atena_number").await?;
     let atena = resident.atena_number.clone();
     let plan =
-        routing::plan(mappings, event, &atena, &household, &answers, Date::today()).map_err(plan_error)?;
+        planning::plan(mappings, event, &atena, &household, &answers, Date::today()).map_err(plan_error)?;
     Ok(Planned { session, event, atena, resident, plan })
 }
 
@@ -329,7 +329,7 @@ pub(super) async fn prefill_applications(
         }
     }
     let answers: BTreeMap<String, String> = r.answers.into_iter().collect();
-    let answered = match routing::read_answers(&mappings, &answers) {
+    let answered = match planning::read_answers(&mappings, &answers) {
         Ok(v) => Some(v),
         Err(e) => {
             errors.0.extend(e.0);
@@ -358,8 +358,8 @@ pub(super) async fn prefill_applications(
         None => BTreeMap::new(),
         Some(event) => {
             let subject = subject.unwrap_or_else(|| applicant.clone());
-            let plan =
-                routing::plan(&mappings, event, &subject, &household, &answers, today).map_err(plan_error)?;
+            let plan = planning::plan(&mappings, event, &subject, &household, &answers, today)
+                .map_err(plan_error)?;
             plan.procedures.iter().map(|p| (p.def.id.to_string(), p.subjects.clone())).collect()
         }
     };

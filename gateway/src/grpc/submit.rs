@@ -19,11 +19,11 @@ pub(crate) enum Unfit {
     /// The application breaks the model's or its procedure's rules (paths relative to it).
     Invalid(ValidationErrors),
     /// It is valid, but this gateway has nowhere to send it (relative to `procedure_id`).
-    NotRoutable(String),
+    NoDestination(String),
 }
 
-/// Check `app` against its procedure and say where it goes.
-pub(crate) fn route(
+/// Accept `app`: check it against its procedure and say where it goes (its destination).
+pub(crate) fn accept(
     state: &GatewayState,
     catalog: &Catalog,
     app: &Application,
@@ -41,13 +41,13 @@ pub(crate) fn route(
         Some(target) if backyard || state.systems.contains_key(&target) => target,
         None if backyard => String::new(),
         Some(target) => {
-            return Err(Unfit::NotRoutable(format!(
+            return Err(Unfit::NoDestination(format!(
                 "its core system {target:?} is not configured in this gateway"
             )));
         }
-        None => return Err(Unfit::NotRoutable(format!("{} is not delivered to a core system", def.id))),
+        None => return Err(Unfit::NoDestination(format!("{} is not delivered to a core system", def.id))),
     };
-    let payload = serde_json::to_string(app).map_err(|e| Unfit::NotRoutable(e.to_string()))?;
+    let payload = serde_json::to_string(app).map_err(|e| Unfit::NoDestination(e.to_string()))?;
     Ok(NewApplication {
         procedure_id: def.id.to_string(),
         target_system: target,

@@ -10,6 +10,7 @@ use renkei_model::{
 };
 
 use super::*;
+use crate::prefill;
 
 fn today() -> Date {
     Date::from_ymd(2026, 6, 1).unwrap()

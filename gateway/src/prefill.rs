@@ -9,13 +9,13 @@
 use std::collections::BTreeMap;
 
 use renkei_mappings::ProcedureDef;
-use renkei_mappings::routing::cel::{ExecutionError, Value};
-use renkei_mappings::routing::{context, display};
+use renkei_mappings::expr::cel::{ExecutionError, Value};
+use renkei_mappings::expr::{context, display};
 use renkei_model::{
     AtenaNumber, Date, FieldValue, Household, IdentityEvidence, LifeEvent, MojiText, Provenance, Resident,
 };
 
-use super::{describe, facts};
+use crate::planning::{describe, facts};
 
 /// What a form is filled from.
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ pub struct Sources<'a> {
     /// The members the procedure is for; the applicant when empty.
     pub subjects: &'a [AtenaNumber],
     pub evidence: Option<&'a IdentityEvidence>,
-    /// The answers as [`super::read_answers`] returned them.
+    /// The answers as [`crate::planning::read_answers`] returned them.
     pub answers: &'a Value,
     pub today: Date,
 }

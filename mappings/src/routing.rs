@@ -3,8 +3,8 @@
 //!
 //! A rule names the life events it applies to, the procedure it plans, a CEL condition over the
 //! household and the questionnaire answers, the questions the condition reads, and a reason
-//! template. Every expression is compiled when the set is loaded; the gateway's routing engine
-//! binds the variables and runs them.
+//! template. Every expression is compiled when the set is loaded; the gateway's planning
+//! (`renkei_gateway::planning`) binds the variables and runs them.
 //!
 //! ```toml
 //! [[questions]]
@@ -21,16 +21,12 @@
 //! reason = "{subject.age}歳・職場の健康保険なし → 国民健康保険の加入"
 //! ```
 
-mod expr;
-
 use renkei_model::{LifeEvent, ProcedureId};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use cel;
-pub use expr::{Expr, Template, context, display};
-
 use crate::catalog::Catalog;
+use crate::expr::{Expr, Template};
 use crate::problem::{Problem, line_of};
 use crate::source::SourceFile;
 

@@ -1,4 +1,4 @@
-//! The routing engine: a life event, the household as the resident record holds it and the
+//! Planning: a life event, the household as the resident record holds it and the
 //! questionnaire's answers, run through the routing rules of the mapping set → the procedures
 //! the resident needs, each with why, and the questions whose answers could still change the plan.
 //!
@@ -9,12 +9,12 @@
 //! it out.
 
 pub mod facts;
-pub mod prefill;
 
 use std::collections::{BTreeMap, HashMap};
 
-use renkei_mappings::routing::cel::{ExecutionError, Value};
-use renkei_mappings::routing::{Answer, Each, Question, Rule, context};
+use renkei_mappings::expr::cel::{ExecutionError, Value};
+use renkei_mappings::expr::context;
+use renkei_mappings::routing::{Answer, Each, Question, Rule};
 use renkei_mappings::{MappingSet, ProcedureDef};
 use renkei_model::{
     Acceptance, AtenaNumber, Date, Household, LifeEvent, Rule as Broken, ValidationError, ValidationErrors,
@@ -96,7 +96,7 @@ enum Outcome {
 
 fn decide(
     rule: &Rule,
-    ctx: &renkei_mappings::routing::cel::Context,
+    ctx: &renkei_mappings::expr::cel::Context,
     answered: &Value,
 ) -> Result<Outcome, PlanError> {
     let Some(when) = &rule.when else {
@@ -116,7 +116,7 @@ fn decide(
 }
 
 fn has_key(map: &Value, key: &str) -> bool {
-    matches!(map, Value::Map(m) if m.map.contains_key(&renkei_mappings::routing::cel::objects::Key::from(key)))
+    matches!(map, Value::Map(m) if m.map.contains_key(&renkei_mappings::expr::cel::objects::Key::from(key)))
 }
 
 fn rule_error(rule: &Rule, message: String) -> PlanError {
