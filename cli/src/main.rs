@@ -202,6 +202,8 @@ fn online<T>(log: &str, command: impl Future<Output = anyhow::Result<T>>) -> any
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(log).unwrap_or_else(|_| "info".into()))
         .with_target(false)
+        // Logs go to stderr; stdout is the command's output (addresses, reports, summaries).
+        .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
