@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use renkei_adapter_card::pcsc::{PcscReaders, ReaderEvent};
 use renkei_adapter_card::{CardError, CardReading, Counted, ReadRequest, read_card};
-use renkei_proto::v1 as pb;
 use tokio::sync::broadcast;
 use tracing::{debug, info, warn};
 
 use crate::config::CardConfig;
-use crate::events::SessionEvents;
+use crate::events::{SessionChange, SessionEvent, SessionEvents};
 
 /// Reader events a slow `WatchReaders` stream may fall behind by.
 const BUFFER: usize = 256;
@@ -166,13 +165,7 @@ fn watch_loop(
                 for counter in counters {
                     sessions.publish_to_counter(
                         counter,
-                        pb::SessionEvent {
-                            at: Some(crate::grpc::convert::now_timestamp()),
-                            event: Some(pb::session_event::Event::Card(pb::CardEvent {
-                                reader: event.reader().to_owned(),
-                                kind: kind.to_owned(),
-                            })),
-                        },
+                        SessionEvent::now(SessionChange::Card { reader: event.reader().to_owned(), kind }),
                     );
                 }
             }

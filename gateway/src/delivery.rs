@@ -11,13 +11,11 @@ use std::time::Duration;
 
 use renkei_adapter_core::{CoreSystem, DeliveryError};
 use renkei_model::Application;
-use renkei_proto::v1 as pb;
 use tokio::sync::{Notify, watch};
 use tracing::{debug, info, warn};
 
 use crate::config::DeliveryConfig;
-use crate::events::SessionEvents;
-use crate::grpc::convert::{now_timestamp, status_to_proto};
+use crate::events::{SessionChange, SessionEvent, SessionEvents};
 use crate::storage::deliveries::{self, ClaimedDelivery, DeliveryOutcome};
 use crate::storage::{Db, StorageError, now_ms};
 
@@ -167,18 +165,15 @@ impl Deliverer {
                 (ApplicationStatus::DeadLettered, String::new(), error.clone())
             }
         };
-        let event = pb::SessionEvent {
-            at: Some(now_timestamp()),
-            event: Some(pb::session_event::Event::Delivery(pb::DeliveryStatusChanged {
-                application_id: delivery.application_id.clone(),
-                procedure_id: delivery.procedure_id.clone(),
-                target_system: delivery.target_system.clone(),
-                status: status_to_proto(status) as i32,
-                attempts: delivery.attempts as u32,
-                receipt,
-                last_error: error,
-            })),
-        };
+        let event = SessionEvent::now(SessionChange::Delivery {
+            application_id: delivery.application_id.clone(),
+            procedure_id: delivery.procedure_id.clone(),
+            target_system: delivery.target_system.clone(),
+            status,
+            attempts: delivery.attempts as u32,
+            receipt,
+            last_error: error,
+        });
         self.events.publish(&delivery.session_id, event);
     }
 }

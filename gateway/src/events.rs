@@ -7,8 +7,49 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use renkei_proto::v1::SessionEvent;
+use renkei_model::ApplicationStatus;
 use tokio::sync::broadcast;
+
+/// Something a session's watchers are told, in renkei's own terms; the gRPC layer turns it into
+/// `renkei.v1.SessionEvent` (`grpc::convert::session_event_to_proto`), so what produces events
+/// (the delivery workers, the card readers, the work queue) knows nothing of the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEvent {
+    pub at_ms: i64,
+    pub change: SessionChange,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionChange {
+    /// An application's delivery to its core system moved on.
+    Delivery {
+        application_id: String,
+        procedure_id: String,
+        target_system: String,
+        status: ApplicationStatus,
+        attempts: u32,
+        receipt: String,
+        last_error: String,
+    },
+    /// A card was put in or taken out of the counter's reader (`inserted`, `removed`).
+    Card { reader: String, kind: &'static str },
+    /// The application's item in the backyard work queue changed state.
+    Work {
+        application_id: String,
+        procedure_id: String,
+        work_item_id: String,
+        state: String,
+        status: ApplicationStatus,
+        reason: String,
+    },
+}
+
+impl SessionEvent {
+    /// `change`, happening now.
+    pub fn now(change: SessionChange) -> SessionEvent {
+        SessionEvent { at_ms: crate::storage::now_ms(), change }
+    }
+}
 
 /// Events a slow watcher may fall behind by before it misses some (it is told, and can re-read
 /// the session's state).

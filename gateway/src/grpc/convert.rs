@@ -44,6 +44,45 @@ pub fn status_from_str(s: &str) -> pb::ApplicationStatus {
     .unwrap_or(pb::ApplicationStatus::Unspecified)
 }
 
+/// A session event as the counter app receives it.
+pub fn session_event_to_proto(e: &crate::events::SessionEvent) -> pb::SessionEvent {
+    use crate::events::SessionChange;
+    use pb::session_event::Event;
+    let event = match &e.change {
+        SessionChange::Delivery {
+            application_id,
+            procedure_id,
+            target_system,
+            status,
+            attempts,
+            receipt,
+            last_error,
+        } => Event::Delivery(pb::DeliveryStatusChanged {
+            application_id: application_id.clone(),
+            procedure_id: procedure_id.clone(),
+            target_system: target_system.clone(),
+            status: status_to_proto(*status) as i32,
+            attempts: *attempts,
+            receipt: receipt.clone(),
+            last_error: last_error.clone(),
+        }),
+        SessionChange::Card { reader, kind } => {
+            Event::Card(pb::CardEvent { reader: reader.clone(), kind: (*kind).to_owned() })
+        }
+        SessionChange::Work { application_id, procedure_id, work_item_id, state, status, reason } => {
+            Event::Work(pb::WorkItemChanged {
+                application_id: application_id.clone(),
+                procedure_id: procedure_id.clone(),
+                work_item_id: work_item_id.clone(),
+                state: state.clone(),
+                status: status_to_proto(*status) as i32,
+                reason: reason.clone(),
+            })
+        }
+    };
+    pb::SessionEvent { at: Some(ms_to_timestamp(e.at_ms)), event: Some(event) }
+}
+
 pub fn date_to_proto(date: Date) -> pb::CalendarDate {
     pb::CalendarDate {
         year: date.year(),

@@ -413,7 +413,8 @@ impl CounterService for CounterApi {
                 if let Some(item) = work.iter().find(|w| w.application_id == row.id)
                     && (current.attempts == 0 || row.status == ApplicationStatus::Returned.as_str())
                 {
-                    if tx.send(Ok(super::work_queue::event(item))).await.is_err() {
+                    let event = convert::session_event_to_proto(&super::work_queue::event(item));
+                    if tx.send(Ok(event)).await.is_err() {
                         return;
                     }
                     continue;
@@ -434,7 +435,8 @@ impl CounterService for CounterApi {
                     return;
                 }
             }
-            super::forward_live(live, tx, |event| event, "session events").await;
+            super::forward_live(live, tx, |event| convert::session_event_to_proto(&event), "session events")
+                .await;
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }

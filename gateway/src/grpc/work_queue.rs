@@ -6,8 +6,9 @@ use renkei_proto::v1 as pb;
 use tonic::Status;
 
 use super::GatewayState;
-use super::convert::{ms_to_timestamp, now_timestamp, status_to_proto};
+use super::convert::ms_to_timestamp;
 use super::status::{self, invalid_one};
+use crate::events::{SessionChange, SessionEvent};
 use crate::storage::work_items::{self, Refused, WorkItem, WorkState};
 
 const DEFAULT_LIST_LIMIT: u32 = 100;
@@ -52,18 +53,15 @@ pub(super) fn application_status(state: &str) -> ApplicationStatus {
 }
 
 /// The event the session sees for a work item.
-pub(super) fn event(row: &work_items::WorkItemRow) -> pb::SessionEvent {
-    pb::SessionEvent {
-        at: Some(now_timestamp()),
-        event: Some(pb::session_event::Event::Work(pb::WorkItemChanged {
-            application_id: row.application_id.clone(),
-            procedure_id: row.procedure_id.clone(),
-            work_item_id: row.id.clone(),
-            state: row.state.clone(),
-            status: status_to_proto(application_status(&row.state)) as i32,
-            reason: row.return_reason.clone().unwrap_or_default(),
-        })),
-    }
+pub(super) fn event(row: &work_items::WorkItemRow) -> SessionEvent {
+    SessionEvent::now(SessionChange::Work {
+        application_id: row.application_id.clone(),
+        procedure_id: row.procedure_id.clone(),
+        work_item_id: row.id.clone(),
+        state: row.state.clone(),
+        status: application_status(&row.state),
+        reason: row.return_reason.clone().unwrap_or_default(),
+    })
 }
 
 fn publish(state: &GatewayState, item: &WorkItem) {
