@@ -92,7 +92,8 @@ pub struct WireRecord {
 pub struct WireItem {
     pub key: String,
     pub value: String,
-    /// The bytes on the wire (Shift_JIS and fixed-length items), for byte-exact expectations.
+    /// The item's bytes as they were on the wire (Shift_JIS and fixed-length items), for
+    /// byte-exact expectations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<Vec<u8>>,
 }
@@ -233,30 +234,41 @@ fn walk_keys(object: &serde_json::Map<String, serde_json::Value>, prefix: &str, 
 }
 
 fn csv_records(layout: &Layout, header: bool, document: &[u8]) -> Result<Vec<WireRecord>, WireError> {
-    let text = layout.charset.decode(document).map_err(|e| {
+    // The whole document decodes first, so a bad byte is reported with its offset in it.
+    layout.charset.decode(document).map_err(|e| {
         refuse(0, "(document)", Some(e.offset), format!("{} in {}", e.rule, layout.charset.name()))
     })?;
-    if !text.ends_with("\r\n") {
+    let Some(body) = document.strip_suffix(CRLF) else {
         return Err(refuse(0, "(document)", Some(document.len()), "does not end with CRLF (truncated?)"));
+    };
+    // Records and cells are split on the raw bytes, so each item keeps the bytes it had on the
+    // wire: CR, LF, `,` and `"` are below 0x40 and never the second byte of a Shift_JIS character.
+    let mut lines: Vec<&[u8]> = Vec::new();
+    let mut rest = body;
+    while let Some(at) = rest.windows(CRLF.len()).position(|w| w == CRLF) {
+        lines.push(&rest[..at]);
+        rest = &rest[at + CRLF.len()..];
     }
-    let mut lines: Vec<&str> = text[..text.len() - 2].split("\r\n").collect();
+    lines.push(rest);
     if header {
         let expected: Vec<&str> = layout.items.iter().map(|i| i.key).collect();
         let first = lines.remove(0);
-        if first.split(',').collect::<Vec<_>>() != expected {
+        if first.split(|b| *b == b',').map(|k| std::str::from_utf8(k).unwrap_or("")).collect::<Vec<_>>()
+            != expected
+        {
             return Err(refuse(0, "(header)", Some(0), "is not the layout's header line"));
         }
     }
     let mut records = Vec::new();
     for (n, line) in lines.iter().enumerate() {
         let number = n + 1;
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(line.as_bytes());
-        let row = match reader.records().next() {
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(*line);
+        let row = match reader.byte_records().next() {
             Some(Ok(row)) => row,
             Some(Err(e)) => {
                 return Err(refuse(number, "(record)", None, format!("is not CSV: {}", csv_kind(&e))));
             }
-            None => csv::StringRecord::new(),
+            None => csv::ByteRecord::new(),
         };
         if row.len() != layout.items.len() {
             return Err(refuse(
@@ -271,11 +283,11 @@ fn csv_records(layout: &Layout, header: bool, document: &[u8]) -> Result<Vec<Wir
             if cell.is_empty() {
                 continue;
             }
-            let bytes = (layout.charset != WireCharset::Utf8).then(|| encode_back(layout.charset, cell));
-            record.items.insert(
-                item.id.to_owned(),
-                WireItem { key: item.key.to_owned(), value: cell.to_owned(), bytes },
-            );
+            let value = layout.charset.decode(cell).map_err(|e| {
+                refuse(number, item.id, None, format!("{} in {}", e.rule, layout.charset.name()))
+            })?;
+            let bytes = (layout.charset != WireCharset::Utf8).then(|| cell.to_vec());
+            record.items.insert(item.id.to_owned(), WireItem { key: item.key.to_owned(), value, bytes });
         }
         records.push(record);
     }
@@ -288,29 +300,6 @@ fn csv_kind(e: &csv::Error) -> &'static str {
         csv::ErrorKind::Utf8 { .. } => "not UTF-8",
         _ => "malformed quoting",
     }
-}
-
-/// The bytes of a cell as they were on the wire: the decoders are exact, so re-encoding through
-/// the same table gives them back. Only used to show bytes in reports.
-fn encode_back(charset: WireCharset, text: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    for c in text.chars() {
-        if c.is_ascii() {
-            out.push(c as u8);
-            continue;
-        }
-        if let Some((code, _, _)) = charset::JIS_PAIRS
-            .iter()
-            .find(|(_, jis, ms)| if charset == WireCharset::ShiftJis { *jis == c } else { *ms == c })
-        {
-            out.extend_from_slice(&code.to_be_bytes());
-            continue;
-        }
-        let mut buffer = [0; 4];
-        let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode(c.encode_utf8(&mut buffer));
-        out.extend_from_slice(&bytes);
-    }
-    out
 }
 
 fn fixed_records(
@@ -424,6 +413,24 @@ mod tests {
         assert_eq!(records[0].item("K10-005").unwrap().bytes.as_deref(), Some(&[0x8C, 0x92, 0x81, 0x60][..]));
         assert_eq!(records[1]["K10-002"], "0000000027");
         assert_eq!(records[1].get("K10-005"), None);
+    }
+
+    #[test]
+    fn bytes_are_the_wire_s_even_where_two_codes_read_the_same() {
+        // 髙 is FB FC in Windows-31J and also EE E0 (NEC-selected IBM extension): both read as
+        // U+9AD9, and the item's bytes say which one was sent.
+        let fukushi = layouts::layout("welfare", "fukushi-iryo").unwrap();
+        let header =
+            "shinseisha_atena_no,taishosha_atena_no,shinsei_date,josei_kubun,hokensha_bango,kigo,bango\r\n";
+        for code in [[0xFB, 0xFC], [0xEE, 0xE0]] {
+            let mut file = header.as_bytes().to_vec();
+            file.extend_from_slice(b"0000000019,0000000019,20261118,01,12345678,");
+            file.extend_from_slice(&code);
+            file.extend_from_slice(b",1\r\n");
+            let record = &decode(fukushi, &file).unwrap()[0];
+            assert_eq!(record["F20-006"], "髙");
+            assert_eq!(record.item("F20-006").unwrap().bytes.as_deref(), Some(&code[..]));
+        }
     }
 
     #[test]
