@@ -19,7 +19,7 @@ use super::status::{self, invalid, invalid_one};
 use crate::config::DocumentsConfig;
 use crate::planning::{self, Plan, PlanError};
 use crate::prefill::{self, Sources};
-use crate::storage::{AuditEntry, PrefilledForm, SessionRow};
+use crate::storage::{AuditEntry, PrefilledForm, SessionRow, Visit};
 
 /// The documents' settings and font, read once on first use (the font file is large, and a
 /// gateway that never prints should not need it).
@@ -66,13 +66,14 @@ async fn resident_and_household(
 
 /// The resident a visit step is about, and their household: taken from the session when the
 /// visit holds them (a member of the household looked up counts), read from the resident record
-/// once otherwise and kept. `atena` empty means the resident the visit looked up.
+/// once otherwise and kept. `atena` empty means the resident the visit looked up. The visit is
+/// returned as it was read, for what else the step takes from it.
 async fn visit_resident(
     state: &GatewayState,
     session: &SessionRow,
     atena: &str,
     field: &str,
-) -> Result<(Resident, Household), Status> {
+) -> Result<(Resident, Household, Visit), Status> {
     let visit = state.visit(&session.id).await?;
     let wanted = if atena.is_empty() {
         match &visit.resident {
@@ -92,7 +93,7 @@ async fn visit_resident(
     if let Some(household) = &visit.household
         && let Some(member) = household.members.iter().find(|m| m.atena_number == wanted)
     {
-        return Ok((member.clone(), household.clone()));
+        return Ok((member.clone(), household.clone(), visit));
     }
     if let Some(resident) =
         visit.resident.as_ref().filter(|r| r.atena_number == wanted && visit.household.is_none())
@@ -101,7 +102,7 @@ async fn visit_resident(
         let household = household_of(state, resident).await?;
         let kept = household.clone();
         state.update_visit(&session.id, move |v| v.household = Some(kept)).await?;
-        return Ok((resident.clone(), household));
+        return Ok((resident.clone(), household, visit));
     }
     let (resident, household) = resident_and_household(state, &wanted, field).await?;
     let (r, h) = (resident.clone(), household.clone());
@@ -111,7 +112,7 @@ async fn visit_resident(
             v.household = Some(h);
         })
         .await?;
-    Ok((resident, household))
+    Ok((resident, household, visit))
 }
 
 /// `resident`'s household as the resident record holds it; a household of one when the record
@@ -214,7 +215,7 @@ async fn planned<'s>(
 ) -> Result<Planned<'s>, Status> {
     let session = state.session(session_id).await?;
     let event = required_event(life_event)?;
-    let (resident, household) = visit_resident(state, &session, atena_number, "atena_number").await?;
+    let (resident, household, _) = visit_resident(state, &session, atena_number, "atena_number").await?;
     let atena = resident.atena_number.clone();
     let plan =
         planning::plan(mappings, event, &atena, &household, &answers, Date::today()).map_err(plan_error)?;
@@ -344,14 +345,12 @@ pub(super) async fn prefill_applications(
     }
 
     let requested = applicant.map(|a| a.to_string()).unwrap_or_default();
-    let (resident, household) = visit_resident(state, &session, &requested, "applicant_atena_number").await?;
+    let (resident, household, visit) =
+        visit_resident(state, &session, &requested, "applicant_atena_number").await?;
     let applicant = resident.atena_number.clone();
     // The evidence the server judged in SubmitEvidence, unless the request brings its own (read
     // as low assurance: the client's word for it).
-    let evidence = match evidence {
-        Some(e) => Some(e),
-        None => state.visit(&session.id).await?.evidence,
-    };
+    let evidence = evidence.or(visit.evidence);
     let today = Date::today();
     // The plan decides whom each form is for; without an event, each form is for the applicant.
     let subjects: BTreeMap<String, Vec<AtenaNumber>> = match event {
