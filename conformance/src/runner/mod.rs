@@ -110,7 +110,10 @@ pub async fn run(
         }
     }
     let population = Population::generate(target.residents, target.seed);
-    let visit = Visit { target, population: &population, channel, http, run: uuid_like() };
+    // A run-unique prefix for idempotency keys, so a second run against the same gateway is not
+    // answered from the first.
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let visit = Visit { target, population: &population, channel, http, run };
     let jobs: Vec<(&Suite, &Case)> =
         suites.iter().flat_map(|s| s.cases.iter().map(move |c| (s, c))).collect();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; jobs.len()];
@@ -142,14 +145,6 @@ pub async fn run(
         }
     }
     Ok(outcomes.into_iter().flatten().collect())
-}
-
-/// A run-unique prefix for idempotency keys, so a second run against the same gateway is not
-/// answered from the first.
-fn uuid_like() -> String {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    format!("{:x}-{}", nanos, std::process::id())
 }
 
 struct Visit<'a> {
