@@ -27,6 +27,8 @@ mod ids;
 mod moji;
 mod procedure;
 mod resident;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 pub use application::{Application, ApplicationStatus, FieldValue, Provenance, validate_field_name};
 pub use codes::{Kin, LifeEvent, Relationship, ResidentStatus, Sex};

@@ -1,6 +1,6 @@
 //! `renkei hub`: the change-feed hub's state, from the gateway's database.
 
-use renkei_gateway::hub;
+use renkei_delivery::hub;
 use renkei_gateway::storage::feed::SOURCE;
 
 #[derive(Debug, clap::Args)]

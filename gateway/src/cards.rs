@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 use tracing::{debug, info, warn};
 
 use crate::config::CardConfig;
-use crate::events::{SessionChange, SessionEvent, SessionEvents};
+use renkei_delivery::events::{SessionChange, SessionEvent, SessionEvents};
 
 /// Reader events a slow `WatchReaders` stream may fall behind by.
 const BUFFER: usize = 256;

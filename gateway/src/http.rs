@@ -1,14 +1,14 @@
 //! HTTP endpoints for load balancers and monitoring: `/healthz` (the process answers) and
 //! `/readyz` (the database answers too); in the hub's push mode, `/hub/v1/changes`
-//! ([`crate::hub::PushIntake`]).
+//! ([`renkei_delivery::hub::PushIntake`]).
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 
-use crate::hub::PushIntake;
 use crate::storage::Db;
+use renkei_delivery::hub::PushIntake;
 
 pub(crate) fn router(db: Db, push: Option<PushIntake>) -> Router {
     let router =

@@ -1,5 +1,8 @@
-//! The renkei gateway: the gRPC counter API (`renkei.v1`), sessions, the outbox and its delivery
-//! workers, and storage. The `renkei` binary is a thin command line over [`server::start`].
+//! The renkei gateway: the gRPC services (`renkei.v1`: CounterService, CardService,
+//! AdminService) with reflection and health, the HTTP endpoints, the card readers, and
+//! [`server::start`], which assembles them with the delivery side (renkei-delivery), the database
+//! (renkei-store) and planning and prefill (renkei-mappings). The `renkei` binary is a thin
+//! command line over it.
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
@@ -15,14 +18,8 @@
 
 pub mod cards;
 pub mod config;
-pub mod delivery;
-pub mod events;
 pub mod grpc;
 mod http;
-pub mod hub;
-pub mod mappings;
-pub mod planning;
-pub mod prefill;
 pub mod server;
 /// The database (the `renkei-store` crate), under the name the gateway's modules use.
 pub use renkei_store as storage;

@@ -1,16 +1,15 @@
 //! Assembling and running the gateway: storage, mappings, adapters, delivery workers, the gRPC
 //! services (with reflection and the standard health service) and the HTTP endpoints.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use renkei_adapter_core::{CoreSystem, TransportConfig};
-use renkei_adapter_mapped::nhi::NhiSystem;
-use renkei_adapter_mapped::tax::TaxSystem;
-use renkei_adapter_mapped::{MappedSystem, MappingSource};
-use renkei_adapter_resident_record::ResidentRecordClient;
+use renkei_delivery::events::SessionEvents;
+use renkei_delivery::hub::Hub;
+use renkei_delivery::mappings::LiveMappings;
+use renkei_delivery::systems;
+use renkei_delivery::workers::Deliverer;
 use renkei_proto::v1::admin_service_server::AdminServiceServer;
 use renkei_proto::v1::card_service_server::CardServiceServer;
 use renkei_proto::v1::counter_service_server::CounterServiceServer;
@@ -21,13 +20,9 @@ use tonic::transport::server::TcpIncoming;
 use tracing::info;
 
 use crate::cards::CardReaders;
-use crate::config::{AdapterKind, Config, HubMode};
-use crate::delivery::{Deliverer, Systems};
-use crate::events::SessionEvents;
+use crate::config::{Config, HubMode};
 use crate::grpc::{AdminApi, CardApi, CounterApi, GatewayState};
 use crate::http;
-use crate::hub::Hub;
-use crate::mappings::LiveMappings;
 use crate::storage::Db;
 
 /// A running gateway. Dropping it does not stop it; call [`RunningGateway::shutdown`].
@@ -74,58 +69,10 @@ impl RunningGateway {
     }
 }
 
-/// Every configured core system with its adapter, built from `[systems.*]`. Adapters that map
-/// records take the mapping set in force from `mappings` on each call.
-pub fn build_systems(
-    config: &Config,
-    mappings: Arc<LiveMappings>,
-) -> anyhow::Result<(Arc<ResidentRecordClient>, Systems)> {
-    let mut systems: Systems = HashMap::new();
-    let mut resident_record = None;
-    let source: Arc<dyn MappingSource> = mappings;
-    for (name, system) in &config.systems {
-        let context = || format!("[systems.{name}]");
-        let transport = &system.transport;
-        if system.feed_inbox.is_some() && !matches!(transport, TransportConfig::File(_)) {
-            anyhow::bail!(
-                "[systems.{name}].feed_inbox: {name} is reached over REST, and so is its change feed"
-            );
-        }
-        let adapter: Arc<dyn CoreSystem> = match system.adapter_for(name) {
-            AdapterKind::ResidentRecord => {
-                let TransportConfig::Rest(rest) = transport else {
-                    anyhow::bail!(
-                        "[systems.{name}]: the resident-record adapter speaks REST (transport = \"rest\")"
-                    );
-                };
-                let client = Arc::new(ResidentRecordClient::new(rest, source.clone()).with_context(context)?);
-                resident_record = Some(client.clone());
-                client
-            }
-            AdapterKind::Tax => {
-                Arc::new(TaxSystem::new(name, transport, source.clone()).with_context(context)?)
-            }
-            AdapterKind::Nhi => Arc::new(
-                NhiSystem::new(name, transport, system.lookup.as_ref(), source.clone())
-                    .with_context(context)?,
-            ),
-            AdapterKind::Mapped => {
-                Arc::new(MappedSystem::new(name, transport, source.clone()).with_context(context)?)
-            }
-        };
-        systems.insert(name.clone(), adapter);
-    }
-    let resident_record = resident_record.context(
-        "[systems.resident-record] is not configured: the gateway needs the resident record to look residents up \
-         (set base_url, or pass --resident-record-url)",
-    )?;
-    Ok((resident_record, systems))
-}
-
 /// Start every part of the gateway and return once it is listening.
 pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     let mappings = Arc::new(LiveMappings::load(config.mappings.dir.clone())?);
-    let (resident_record, systems) = build_systems(&config, mappings.clone())?;
+    let (resident_record, systems) = systems::build(&config.systems, mappings.clone())?;
     let url = config.storage.database_url();
     info!(database = %url.redacted(), "opening storage");
     let db = tokio::task::spawn_blocking(move || Db::open(&url)).await??;

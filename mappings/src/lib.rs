@@ -1,6 +1,8 @@
 //! renkei's integrator-edited data: mappings of the core systems' interfaces (`systems/`), code
 //! tables (`codes/`), the procedure catalog (`procedures/`) and the life-event routing rules
-//! (`routing/`), loaded, checked and compiled once.
+//! (`routing/`), loaded, checked and compiled once; and what runs over them at the counter:
+//! [`planning`] (a life event and a household → the procedures needed) and [`prefill`] (a
+//! procedure's form filled from what is known, each value with its provenance).
 //!
 //! The default set is compiled in ([`MappingSet::embedded`]); operators point the gateway at
 //! their own copy ([`MappingSet::load_dir`]). Loading reports every problem with its file and
@@ -47,6 +49,8 @@ pub mod expr;
 mod item;
 mod layout;
 mod mapping;
+pub mod planning;
+pub mod prefill;
 mod problem;
 mod record_expr;
 mod reference;

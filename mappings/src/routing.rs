@@ -3,8 +3,8 @@
 //!
 //! A rule names the life events it applies to, the procedure it plans, a CEL condition over the
 //! household and the questionnaire answers, the questions the condition reads, and a reason
-//! template. Every expression is compiled when the set is loaded; the gateway's planning
-//! (`renkei_gateway::planning`) binds the variables and runs them.
+//! template. Every expression is compiled when the set is loaded; planning
+//! ([`crate::planning`]) binds the variables and runs them.
 //!
 //! ```toml
 //! [[questions]]

@@ -45,9 +45,9 @@ pub fn status_from_str(s: &str) -> pb::ApplicationStatus {
 }
 
 /// A session event as the counter app receives it.
-pub fn session_event_to_proto(e: &crate::events::SessionEvent) -> pb::SessionEvent {
-    use crate::events::SessionChange;
+pub fn session_event_to_proto(e: &renkei_delivery::events::SessionEvent) -> pb::SessionEvent {
     use pb::session_event::Event;
+    use renkei_delivery::events::SessionChange;
     let event = match &e.change {
         SessionChange::Delivery {
             application_id,

@@ -26,10 +26,10 @@ pub use planning::Documents;
 
 use crate::cards::CardReaders;
 use crate::config::CardConfig;
-use crate::delivery::Systems;
-use crate::events::SessionEvents;
-use crate::mappings::LiveMappings;
 use crate::storage::{AuditEntry, Db, SessionRow, Visit};
+use renkei_delivery::events::SessionEvents;
+use renkei_delivery::mappings::LiveMappings;
+use renkei_delivery::systems::Systems;
 
 /// What every service shares.
 #[derive(Debug)]

@@ -1,5 +1,5 @@
 //! PlanProcedures, PrefillApplications and the printed documents (guide, form, receipt): the
-//! handlers' work, over planning (`crate::planning`), prefill (`crate::prefill`) and renkei-documents.
+//! handlers' work, over planning and prefill (`renkei_mappings::{planning, prefill}`) and renkei-documents.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -17,9 +17,9 @@ use super::GatewayState;
 use super::convert::{self, basic_facts_from_proto, life_event_from_proto, provenance_to_proto};
 use super::status::{self, invalid, invalid_one};
 use crate::config::DocumentsConfig;
-use crate::planning::{self, Plan, PlanError};
-use crate::prefill::{self, Sources};
 use crate::storage::{AuditEntry, PrefilledForm, SessionRow, Visit};
+use renkei_mappings::planning::{self, Plan, PlanError};
+use renkei_mappings::prefill::{self, Sources};
 
 /// The documents' settings and font, read once on first use (the font file is large, and a
 /// gateway that never prints should not need it).

@@ -8,8 +8,8 @@ use tonic::Status;
 use super::GatewayState;
 use super::convert::ms_to_timestamp;
 use super::status::{self, invalid_one};
-use crate::events::{SessionChange, SessionEvent};
 use crate::storage::work_items::{self, Refused, WorkItem, WorkState};
+use renkei_delivery::events::{SessionChange, SessionEvent};
 
 const DEFAULT_LIST_LIMIT: u32 = 100;
 const MAX_LIST_LIMIT: u32 = 1000;

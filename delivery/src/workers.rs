@@ -5,22 +5,20 @@
 //! refusals and exhausted retries are kept for operators (`AdminService.ListDeliveries`,
 //! `RetryDelivery`). Each outcome is published to the session's watchers.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use renkei_adapter_core::{CoreSystem, DeliveryError};
+use renkei_adapter_core::DeliveryError;
 use renkei_model::Application;
 use tokio::sync::{Notify, watch};
 use tracing::{debug, info, warn};
 
 use crate::config::DeliveryConfig;
 use crate::events::{SessionChange, SessionEvent, SessionEvents};
-use crate::storage::deliveries::{self, ClaimedDelivery, DeliveryOutcome};
-use crate::storage::{Db, StorageError, now_ms};
+use renkei_store::deliveries::{self, ClaimedDelivery, DeliveryOutcome};
+use renkei_store::{Db, StorageError, now_ms};
 
-/// The core systems deliveries go to, by name.
-pub type Systems = HashMap<String, Arc<dyn CoreSystem>>;
+use crate::systems::Systems;
 
 /// What the workers share.
 #[derive(Debug, Clone)]

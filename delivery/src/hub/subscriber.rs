@@ -10,8 +10,8 @@ use renkei_model::{Date, Resident};
 
 use super::HubError;
 use crate::config::{SubscriberConfig, SystemConfig};
-use crate::storage::feed::{JournalEntry, QuarantineRow};
-use crate::storage::now_ms;
+use renkei_store::feed::{JournalEntry, QuarantineRow};
+use renkei_store::now_ms;
 
 /// A system that takes the resident record's changes.
 #[derive(Debug)]

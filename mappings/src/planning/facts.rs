@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use renkei_mappings::expr::cel::Value;
+use crate::expr::cel::Value;
 use renkei_model::{Date, EvidenceSource, Household, IdentityEvidence, Nationality, Provenance, Resident};
 
 /// 1 April of the school year `today` falls in.

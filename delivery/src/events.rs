@@ -47,7 +47,7 @@ pub enum SessionChange {
 impl SessionEvent {
     /// `change`, happening now.
     pub fn now(change: SessionChange) -> SessionEvent {
-        SessionEvent { at_ms: crate::storage::now_ms(), change }
+        SessionEvent { at_ms: renkei_store::now_ms(), change }
     }
 }
 

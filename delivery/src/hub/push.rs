@@ -22,8 +22,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{Hub, HubError};
-use crate::storage::StorageError;
-use crate::storage::feed::JournalEntry;
+use renkei_store::StorageError;
+use renkei_store::feed::JournalEntry;
 
 /// Largest request body taken (a page of 1,000 changes is well under it).
 const MAX_BODY: usize = 16 * 1024 * 1024;

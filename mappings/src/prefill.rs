@@ -8,9 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use renkei_mappings::ProcedureDef;
-use renkei_mappings::expr::cel::{ExecutionError, Value};
-use renkei_mappings::expr::{context, display};
+use crate::ProcedureDef;
+use crate::expr::cel::{ExecutionError, Value};
+use crate::expr::{context, display};
 use renkei_model::{
     AtenaNumber, Date, FieldValue, Household, IdentityEvidence, LifeEvent, MojiText, Provenance, Resident,
 };

@@ -50,10 +50,10 @@ pub use push::{PushIntake, PushOutcome};
 pub use subscriber::Subscriber;
 
 use crate::config::{HubConfig, HubMode, SystemConfig};
-use crate::delivery::backoff_ms;
 use crate::mappings::LiveMappings;
-use crate::storage::feed::{self, CursorRow, JournalEntry, QuarantineRow, SOURCE};
-use crate::storage::{Db, StorageError, now_ms};
+use crate::workers::backoff_ms;
+use renkei_store::feed::{self, CursorRow, JournalEntry, QuarantineRow, SOURCE};
+use renkei_store::{Db, StorageError, now_ms};
 
 /// Why a step of the hub failed. Messages name the system and the record, never personal data.
 #[derive(Debug, thiserror::Error)]

@@ -12,10 +12,10 @@ pub mod facts;
 
 use std::collections::{BTreeMap, HashMap};
 
-use renkei_mappings::expr::cel::{ExecutionError, Value};
-use renkei_mappings::expr::context;
-use renkei_mappings::routing::{Answer, Each, Question, Rule};
-use renkei_mappings::{MappingSet, ProcedureDef};
+use crate::expr::cel::{ExecutionError, Value};
+use crate::expr::context;
+use crate::routing::{Answer, Each, Question, Rule};
+use crate::{MappingSet, ProcedureDef};
 use renkei_model::{
     Acceptance, AtenaNumber, Date, Household, LifeEvent, Rule as Broken, ValidationError, ValidationErrors,
 };
@@ -94,11 +94,7 @@ enum Outcome {
     Asks(String),
 }
 
-fn decide(
-    rule: &Rule,
-    ctx: &renkei_mappings::expr::cel::Context,
-    answered: &Value,
-) -> Result<Outcome, PlanError> {
+fn decide(rule: &Rule, ctx: &crate::expr::cel::Context, answered: &Value) -> Result<Outcome, PlanError> {
     let Some(when) = &rule.when else {
         return Ok(Outcome::Holds);
     };
@@ -116,7 +112,7 @@ fn decide(
 }
 
 fn has_key(map: &Value, key: &str) -> bool {
-    matches!(map, Value::Map(m) if m.map.contains_key(&renkei_mappings::expr::cel::objects::Key::from(key)))
+    matches!(map, Value::Map(m) if m.map.contains_key(&crate::expr::cel::objects::Key::from(key)))
 }
 
 fn rule_error(rule: &Rule, message: String) -> PlanError {

@@ -322,7 +322,7 @@ async fn the_push_endpoint_wants_the_token() {
     let db = Db::open(&Db::sqlite_in(dir.path())).unwrap();
     let f = Fixture::start(1).await;
     let hub = Arc::new(hub(&db, &f, f.config(100)));
-    let app = crate::http::router(db, Some(hub.push_intake("s3cret".into())));
+    let app = hub.push_intake("s3cret".into()).router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
