@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "renkei/v1/counter.proto",
         "renkei/v1/card.proto",
         "renkei/v1/admin.proto",
+        "renkei/v1/auth.proto",
     ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");

@@ -61,6 +61,10 @@ struct RunArgs {
     /// `demo` (simulated systems started here) or an ENDPOINTS.toml file.
     #[arg(long, default_value = "demo")]
     target: String,
+    /// With an ENDPOINTS.toml target: an access token of a user in 窓口職員 and バックヤード審査
+    /// (`renkei users token USER` prints one). `--target demo` makes its own.
+    #[arg(long, env = "RENKEI_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Where to write the JUnit XML report.
     #[arg(long, default_value = "target/conformance/junit.xml")]
     junit: PathBuf,
@@ -122,9 +126,12 @@ async fn run_suites(args: RunArgs) -> anyhow::Result<bool> {
     let timeout = Duration::from_secs(args.timeout);
     let (target, demo) = if args.target == "demo" {
         let demo = Demo::start(args.residents, args.seed, args.mappings.clone()).await?;
-        (demo.target(args.residents, args.seed, timeout), Some(demo))
+        (demo.target(args.residents, args.seed, timeout).await?, Some(demo))
     } else {
-        (endpoints(Path::new(&args.target), timeout)?, None)
+        let token = args.token.clone().context(
+            "--token (or RENKEI_TOKEN): the suites log in as a user in 窓口職員 and バックヤード審査",
+        )?;
+        (endpoints(Path::new(&args.target), token, timeout)?, None)
     };
     eprintln!("running {cases} cases of {} suites against {}", suites.len(), target.grpc);
     let mut done = 0;
@@ -174,10 +181,10 @@ struct Endpoints {
     receivers: BTreeMap<String, String>,
 }
 
-fn endpoints(path: &Path, timeout: Duration) -> anyhow::Result<Target> {
+fn endpoints(path: &Path, token: String, timeout: Duration) -> anyhow::Result<Target> {
     let text = std::fs::read_to_string(path).with_context(|| format!("--target {}", path.display()))?;
     let e: Endpoints = toml::from_str(&text).with_context(|| format!("--target {}", path.display()))?;
-    Ok(Target { grpc: e.grpc, receivers: e.receivers, residents: e.residents, seed: e.seed, timeout })
+    Ok(Target { grpc: e.grpc, token, receivers: e.receivers, residents: e.residents, seed: e.seed, timeout })
 }
 
 /// The simulated city of `--target demo`: four simulator processes and a gateway.
@@ -238,7 +245,11 @@ impl Demo {
         Ok(Demo { _children: children, gateway, city, _dir: dir })
     }
 
-    fn target(&self, residents: usize, seed: u64, timeout: Duration) -> Target {
+    /// The target, with a token of a user made for the run.
+    async fn target(&self, residents: usize, seed: u64, timeout: Duration) -> anyhow::Result<Target> {
+        let auth = &self.gateway.state().auth;
+        super::demo::add_user(auth, "conformance", "適合性試験", &["窓口職員", "バックヤード審査"]).await?;
+        let token = auth.issue("conformance", 3600).await?;
         let receivers = [
             ("resident-record", &self.city.resident_record),
             ("tax", &self.city.tax),
@@ -248,6 +259,13 @@ impl Demo {
         .into_iter()
         .map(|(s, u)| (s.to_owned(), u.clone()))
         .collect();
-        Target { grpc: format!("http://{}", self.gateway.grpc_addr), receivers, residents, seed, timeout }
+        Ok(Target {
+            grpc: format!("http://{}", self.gateway.grpc_addr),
+            token,
+            receivers,
+            residents,
+            seed,
+            timeout,
+        })
     }
 }

@@ -35,6 +35,34 @@ pub(super) struct DemoArgs {
     data_dir: PathBuf,
 }
 
+/// The demo's users: one in each default group.
+const DEMO_USERS: [(&str, &str, &str); 6] = [
+    ("madoguchi", "窓口 試験", "窓口職員"),
+    ("sekininsha", "責任者 試験", "窓口責任者"),
+    ("shinsa", "審査 試験", "バックヤード審査"),
+    ("kanri", "管理 試験", "システム管理者"),
+    ("kansa", "監査 試験", "監査"),
+    ("online", "オンライン受付", "オンライン受付"),
+];
+
+/// Make user `id` in `groups` with a fresh random password (a new one each time for a user that
+/// exists already), and return the password.
+pub(crate) async fn add_user(
+    auth: &renkei_auth::Authenticator,
+    id: &str,
+    name: &str,
+    groups: &[&str],
+) -> anyhow::Result<String> {
+    let password = uuid::Uuid::new_v4().simple().to_string()[..20].to_owned();
+    let groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
+    if auth.users().await?.iter().any(|u| u.id == id) {
+        auth.set_password(id, &password).await?;
+    } else {
+        auth.add_user(id, name, &groups, &password).await?;
+    }
+    Ok(password)
+}
+
 /// Where the simulated core systems of a demo or a conformance run listen.
 #[derive(Debug, Clone)]
 pub(crate) struct SimulatedCity {
@@ -130,6 +158,13 @@ pub(super) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     config.hub.poll_interval_ms = 10_000;
     let gateway = renkei_gateway::server::start(config).await?;
 
+    let auth = &gateway.state().auth;
+    let mut logins = String::new();
+    for (user, name, group) in DEMO_USERS {
+        let password = add_user(auth, user, name, &[group]).await?;
+        logins.push_str(&format!("\x20 {user:<11} {password}  {group}\n"));
+    }
+    let token = auth.issue("madoguchi", 8 * 3600).await?;
     let example = population.hard_case(HardCase::IvsName).expect("the population holds every hard case");
     let grpc = gateway.grpc_addr;
     println!(
@@ -142,9 +177,14 @@ pub(super) async fn run(args: DemoArgs) -> anyhow::Result<()> {
          \x20 simulated welfare system (REST)     {welfare}\n\
          \x20 change feed                         {changes} changes → tax, welfare (REST), NHI (files in {nhi_feed});\n\
          \x20                                     `renkei hub status --data-dir {data_dir}` shows where each is\n\
-         \nTry it with grpcurl (https://github.com/fullstorydev/grpcurl):\n\
-         \x20 grpcurl -plaintext -d '{{\"counter_id\":\"window-1\",\"staff_id\":\"demo\"}}' {grpc} renkei.v1.CounterService/OpenSession\n\
-         \x20 grpcurl -plaintext -d '{{\"session_id\":\"<from above>\",\"basic_facts\":{{\"name\":\"{family}{given}\",\"birth_date\":{{\"year\":{y},\"month\":{m},\"day\":{d}}}}}}}' \\\n\
+         \nDemo users, one in each default group (passwords are new each start; docs/SECURITY.md says\n\
+         what each group may do). Log in with AuthService.Login:\n\
+         {logins}\
+         \x20 grpcurl -plaintext -d '{{\"user_id\":\"madoguchi\",\"password\":\"<from above>\"}}' {grpc} renkei.v1.AuthService/Login\n\
+         \nTry it with grpcurl (https://github.com/fullstorydev/grpcurl), as madoguchi (this token lasts 8 hours):\n\
+         \x20 export TOKEN={token}\n\
+         \x20 grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" -d '{{\"counter_id\":\"window-1\"}}' {grpc} renkei.v1.CounterService/OpenSession\n\
+         \x20 grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" -d '{{\"session_id\":\"<from above>\",\"basic_facts\":{{\"name\":\"{family}{given}\",\"birth_date\":{{\"year\":{y},\"month\":{m},\"day\":{d}}}}}}}' \\\n\
          \x20   {grpc} renkei.v1.CounterService/LookupResident\n\
          \n{family}{given} is a synthetic resident whose family name is written with an ideographic variation\n\
          sequence ({escaped}); the answer carries those exact code points.\n",

@@ -18,6 +18,7 @@ mod qr;
 mod render;
 mod report;
 mod simulate;
+mod users;
 
 /// renkei — interoperability middleware for municipal counters.
 ///
@@ -79,6 +80,13 @@ enum Command {
     /// Conformance suites: `renkei conformance run [SUITE…] --target demo|ENDPOINTS.toml` writes
     /// JUnit XML and an HTML report and exits non-zero on a failure; `check` reads suites only.
     Conformance(conformance::ConformanceArgs),
+    /// renkei's own staff accounts: add, passwd, disable, enable, list, token.
+    ///
+    /// Example:
+    ///   printf '%s\n' "$PASSWORD" | renkei users --data-dir /var/lib/renkei add staff-001 --name '試験 職員' --group 窓口職員
+    Users(users::UsersArgs),
+    /// The groups and their permissions: list, check FILE, permissions.
+    Groups(users::GroupsArgs),
 }
 
 /// Which database a command reads: the embedded SQLite file in --data-dir, or PostgreSQL.
@@ -186,6 +194,8 @@ fn main() -> ExitCode {
         Command::Qr(args) => online(&log, async { qr::run(args) }).map(success),
         Command::Simulate(args) => online(&log, simulate::run(args)).map(success),
         Command::Conformance(args) => online(&log, conformance::run(args)).map(passed),
+        Command::Users(args) => online(&log, users::run(args)).map(success),
+        Command::Groups(args) => users::run_groups(args).map(passed),
     };
     match result {
         Ok(code) => code,

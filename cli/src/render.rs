@@ -12,9 +12,9 @@ pub(super) struct RenderArgs {
     /// The gateway's gRPC address.
     #[arg(long, default_value = "http://127.0.0.1:50051", global = true)]
     gateway: String,
-    /// Who is printing (recorded in the access log with the session).
-    #[arg(long, default_value = "renkei-render", global = true)]
-    staff: String,
+    /// An access token (AuthService.Login, or `renkei users token`); the staff member is its user.
+    #[arg(long, env = "RENKEI_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
     /// Where to write the PDF.
     #[arg(long, short, global = true)]
     out: Option<PathBuf>,
@@ -105,12 +105,12 @@ pub(super) async fn run(args: RenderArgs) -> anyhow::Result<()> {
         .with_context(|| {
             format!("cannot reach the gateway at {} (is `renkei serve` running?)", args.gateway)
         })?;
-    let mut counter = CounterServiceClient::new(channel);
+    let token =
+        args.token.as_deref().context("--token (or RENKEI_TOKEN): log in first (AuthService.Login)")?;
+    let bearer = renkei_proto::Bearer::new(token).context("--token is not a usable token")?;
+    let mut counter = CounterServiceClient::new(bearer.on(channel));
     let session_id = counter
-        .open_session(pb::OpenSessionRequest {
-            counter_id: "renkei-render".into(),
-            staff_id: args.staff.clone(),
-        })
+        .open_session(pb::OpenSessionRequest { counter_id: "renkei-render".into() })
         .await?
         .into_inner()
         .session_id;

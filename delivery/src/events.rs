@@ -79,6 +79,16 @@ impl SessionEvents {
     }
 
     /// Also send `session_id`'s watchers the events of `counter_id` (its card reader).
+    /// The session has ended: drop its channel (its watchers' streams end) and its counter binding.
+    pub fn forget(&self, session_id: &str) {
+        self.channels.lock().expect("session events lock").remove(session_id);
+        let mut counters = self.counters.lock().expect("session events lock");
+        for sessions in counters.values_mut() {
+            sessions.retain(|s| s != session_id);
+        }
+        counters.retain(|_, sessions| !sessions.is_empty());
+    }
+
     pub fn bind_counter(&self, session_id: &str, counter_id: &str) {
         let mut counters = self.counters.lock().expect("session events lock");
         let sessions = counters.entry(counter_id.to_owned()).or_default();

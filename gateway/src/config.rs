@@ -44,7 +44,6 @@
 //!
 //! [card]
 //! counter_readers = { "shiminka-03" = "Virtual PCD 00 00" }   # card events go to that counter's sessions
-//! individual_number_staff = ["staff-001"]                      # who may have file 0001 read
 //!
 //! [intake]
 //! qr_keys = { "2026a" = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c" }
@@ -53,6 +52,21 @@
 //! [intake.online]
 //! max_record_bytes = 262144     # one application element
 //! max_file_bytes = 67108864     # one file (also the largest SubmitOnlineApplications message)
+//!
+//! [auth]                                   # who may call (docs/SECURITY.md)
+//! # groups = "/etc/renkei/groups.toml"     # the embedded default groups when absent
+//! # token_key_file = "/etc/renkei/token.key"   # token.key in data_dir when absent (created)
+//! access_ttl_s = 300                       # an access token's life; Refresh renews it
+//! refresh_ttl_s = 28800                    # a login's life without the password again
+//! max_failed_logins = 5                    # in a row, then the account is locked …
+//! lockout_s = 900                          # … for this long
+//! session_idle_s = 1800                    # a counter session unused this long ends
+//! # [auth.oidc]                            # also accept the city's identity provider's tokens
+//! # issuer = "https://idp.example.lg.jp/realms/city"
+//! # audience = "renkei"
+//! # jwks_url = "https://idp.example.lg.jp/realms/city/protocol/openid-connect/certs"
+//! # groups_claim = "groups"
+//! # group_map = { "madoguchi" = "窓口職員" }
 //!
 //! [hub]                                    # the resident record's changes, fanned out
 //! mode = "pull"                            # or "push": the resident record POSTs /hub/v1/changes
@@ -69,6 +83,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub use renkei_auth::{AuthConfig, OidcConfig};
 pub use renkei_delivery::config::{
     AdapterKind, DeliveryConfig, HubConfig, HubMode, SubscriberConfig, SystemConfig,
 };
@@ -90,6 +105,7 @@ pub struct Config {
     pub card: CardConfig,
     pub intake: IntakeConfig,
     pub hub: HubConfig,
+    pub auth: AuthConfig,
 }
 
 /// Card readers (PC/SC through pcscd).
@@ -101,14 +117,11 @@ pub struct CardConfig {
     /// The reader at each counter (counter id → PC/SC reader name): its card events go to the
     /// sessions watched at that counter.
     pub counter_readers: BTreeMap<String, String>,
-    /// Staff ids whose sessions may have the individual number (file 0001) read from a My Number
-    /// card. Nobody by default.
-    pub individual_number_staff: Vec<String>,
 }
 
 impl Default for CardConfig {
     fn default() -> Self {
-        Self { watch: true, counter_readers: BTreeMap::new(), individual_number_staff: Vec::new() }
+        Self { watch: true, counter_readers: BTreeMap::new() }
     }
 }
 

@@ -5,12 +5,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use renkei_auth::Authenticator;
 use renkei_delivery::events::SessionEvents;
 use renkei_delivery::hub::Hub;
 use renkei_delivery::mappings::LiveMappings;
 use renkei_delivery::systems;
 use renkei_delivery::workers::Deliverer;
 use renkei_proto::v1::admin_service_server::AdminServiceServer;
+use renkei_proto::v1::auth_service_server::AuthServiceServer;
 use renkei_proto::v1::card_service_server::CardServiceServer;
 use renkei_proto::v1::counter_service_server::CounterServiceServer;
 use tokio::net::TcpListener;
@@ -21,7 +23,8 @@ use tracing::info;
 
 use crate::cards::CardReaders;
 use crate::config::{Config, HubMode};
-use crate::grpc::{AdminApi, CardApi, CounterApi, GatewayState};
+use crate::grpc::guard::{self, Guard};
+use crate::grpc::{AdminApi, AuthApi, CardApi, CounterApi, GatewayState};
 use crate::http;
 use crate::storage::Db;
 
@@ -76,6 +79,20 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     let url = config.storage.database_url();
     info!(database = %url.redacted(), "opening storage");
     let db = tokio::task::spawn_blocking(move || Db::open(&url)).await??;
+    let auth = Arc::new(
+        Authenticator::new(db.clone(), config.auth.clone(), &config.storage.data_dir.join("token.key"))
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?,
+    );
+    let unguarded = guard::unguarded_methods(&[
+        renkei_proto::v1::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+    ]);
+    anyhow::ensure!(
+        unguarded.is_empty(),
+        "these RPCs have no entry in the permission table (renkei_auth::permissions::RPCS): {}",
+        unguarded.join(", ")
+    );
 
     let qr = renkei_adapter_intake::QrVerifier::from_hex_keys(&config.intake.qr_keys)
         .map_err(|e| anyhow::anyhow!("[intake].qr_keys: {e}"))?;
@@ -93,6 +110,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         qr,
         ocr: renkei_adapter_intake::OcrIntake::new(config.intake.ocr_min_confidence),
         online_limits: config.intake.online,
+        auth: auth.clone(),
     });
 
     let grpc_listener = TcpListener::bind(config.server.grpc_listen).await.with_context(|| {
@@ -111,6 +129,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     health_reporter.set_serving::<CounterServiceServer<CounterApi>>().await;
     health_reporter.set_serving::<CardServiceServer<CardApi>>().await;
     health_reporter.set_serving::<AdminServiceServer<AdminApi>>().await;
+    health_reporter.set_serving::<AuthServiceServer<AuthApi>>().await;
     let reflection = |builder: tonic_reflection::server::Builder<'static>| {
         builder
             .register_encoded_file_descriptor_set(renkei_proto::v1::FILE_DESCRIPTOR_SET)
@@ -120,9 +139,12 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     let reflection_v1alpha = reflection(tonic_reflection::server::Builder::configure()).build_v1alpha()?;
 
     let router = tonic::transport::Server::builder()
+        // Every call passes the guard: the token, and the permission its method needs.
+        .layer(Guard::new(auth.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
+        .add_service(AuthServiceServer::new(AuthApi::new(auth.clone())))
         .add_service(CounterServiceServer::new(CounterApi::new(state.clone())))
         .add_service(CardServiceServer::new(CardApi::new(state.clone())))
         // An online application file arrives whole in one message: allow what the intake allows.

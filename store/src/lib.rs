@@ -12,6 +12,7 @@ pub mod kpi;
 pub mod schema;
 mod sessions;
 pub mod submissions;
+mod users;
 mod visits;
 pub mod work_items;
 
@@ -26,6 +27,7 @@ pub use audit::AuditEntry;
 pub use deliveries::{ClaimedDelivery, DeliveryOutcome, DeliveryRow, DeliveryState};
 pub use sessions::SessionRow;
 pub use submissions::{NewApplication, SessionApplication, SubmissionOutcome, SubmittedRow};
+pub use users::{LoginRow, UserRow};
 pub use visits::{PrefilledForm, Visit};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");

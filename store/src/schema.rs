@@ -6,6 +6,10 @@ diesel::table! {
         counter_id -> Text,
         staff_id -> Text,
         opened_at_ms -> BigInt,
+        terminal_id -> Text,
+        last_used_at_ms -> BigInt,
+        closed_at_ms -> Nullable<BigInt>,
+        receipt_ref -> Text,
     }
 }
 
@@ -121,6 +125,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    users (id) {
+        id -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        groups -> Text,
+        disabled -> Bool,
+        failed_logins -> Integer,
+        locked_until_ms -> Nullable<BigInt>,
+        created_at_ms -> BigInt,
+        updated_at_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    logins (id) {
+        id -> Text,
+        user_id -> Text,
+        refresh_sha256 -> Text,
+        created_at_ms -> BigInt,
+        expires_at_ms -> BigInt,
+        ended_at_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(logins -> users (user_id));
 diesel::joinable!(applications -> sessions (session_id));
 diesel::joinable!(visits -> sessions (session_id));
 diesel::joinable!(deliveries -> applications (application_id));

@@ -11,12 +11,7 @@ use super::*;
 use crate::testing::on_both;
 
 async fn new_session(db: &Db) -> String {
-    let row = SessionRow {
-        id: uuid::Uuid::now_v7().to_string(),
-        counter_id: "c".into(),
-        staff_id: "s".into(),
-        opened_at_ms: now_ms(),
-    };
+    let row = SessionRow::open("c", "s", "");
     let id = row.id.clone();
     db.write(move |c| row.insert(c)).await.unwrap();
     id
@@ -202,11 +197,18 @@ async fn the_backyard_work_queue() {
         let pending = db.read(|c| deliveries::count(c, DeliveryState::Pending)).await.unwrap();
         assert_eq!(pending, 0, "backyard applications wait in the work queue, not the outbox");
         let queued = db
-            .read(|c| work_items::list(c, Some(WorkState::Queued), Some("こども家庭支援課"), 100))
+            .read(|c| {
+                work_items::list(c, Some(WorkState::Queued), Some(&["こども家庭支援課".to_owned()]), 100)
+            })
             .await
             .unwrap();
         assert_eq!(queued.len(), 4);
-        assert!(db.read(|c| work_items::list(c, None, Some("保険年金課"), 100)).await.unwrap().is_empty());
+        assert!(
+            db.read(|c| work_items::list(c, None, Some(&["保険年金課".to_owned()]), 100))
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
         // The one bound for a core system gets its delivery when completed.
         let to_deliver = queued.iter().find(|w| w.target_system == "resident-record").unwrap().row.id.clone();

@@ -82,10 +82,11 @@ pub struct WorkItem {
 }
 
 /// Items in `state` (all when `None`) of `department` (all when `None`), oldest first.
+/// Items in `state` (any when `None`) of `departments` (any when `None`), oldest first.
 pub fn list(
     conn: &mut AnyConnection,
     state: Option<WorkState>,
-    department: Option<&str>,
+    departments: Option<&[String]>,
     limit: i64,
 ) -> Result<Vec<WorkItem>, StorageError> {
     let mut query = work_items::table
@@ -97,8 +98,8 @@ pub fn list(
     if let Some(state) = state {
         query = query.filter(work_items::state.eq(state.as_str()));
     }
-    if let Some(department) = department {
-        query = query.filter(work_items::department.eq(department.to_owned()));
+    if let Some(departments) = departments {
+        query = query.filter(work_items::department.eq_any(departments.to_vec()));
     }
     let rows: Vec<(WorkItemRow, String, String)> = query.load(conn)?;
     Ok(rows
@@ -128,17 +129,17 @@ pub enum Refused {
     },
 }
 
-/// Claim item `id` for `worker`, or — with no id — the oldest queued item (of `department`).
+/// Claim item `id` for `worker`, or — with no id — the oldest queued item (of `departments`).
 /// `Ok(None)` when there is nothing to claim.
 pub fn claim(
     conn: &mut AnyConnection,
     id: Option<&str>,
-    department: Option<&str>,
+    departments: Option<&[String]>,
     worker: &str,
 ) -> Result<Result<WorkItem, Refused>, StorageError> {
     let candidates: Vec<String> = match id {
         Some(id) => vec![id.to_owned()],
-        None => list(conn, Some(WorkState::Queued), department, 8)?.into_iter().map(|w| w.row.id).collect(),
+        None => list(conn, Some(WorkState::Queued), departments, 8)?.into_iter().map(|w| w.row.id).collect(),
     };
     if candidates.is_empty() {
         return Ok(Err(Refused::NotFound));

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use renkei_conformance::population::Population;
 use renkei_conformance::resident_record::ResidentRecordSimulator;
 use renkei_gateway::config::Config;
+use renkei_proto::Bearer;
 use renkei_proto::v1 as pb;
 use renkei_proto::v1::counter_service_client::CounterServiceClient;
 use renkei_proto::v1::counter_service_server::{CounterService, CounterServiceServer};
@@ -112,6 +113,12 @@ impl CounterService for Echo {
     ) -> Result<Response<pb::Session>, Status> {
         Err(Status::unimplemented("echo"))
     }
+    async fn close_session(
+        &self,
+        _: Request<pb::CloseSessionRequest>,
+    ) -> Result<Response<pb::CloseSessionResponse>, Status> {
+        Err(Status::unimplemented("echo"))
+    }
     async fn submit_evidence(
         &self,
         _: Request<pb::SubmitEvidenceRequest>,
@@ -165,9 +172,9 @@ struct Samples {
     visit: Vec<Duration>,
 }
 
-async fn counter(addr: String, visits: Vec<Visit>) -> Samples {
+async fn counter(addr: String, bearer: Bearer, visits: Vec<Visit>) -> Samples {
     let channel = Channel::from_shared(addr).unwrap().connect().await.unwrap();
-    let mut client = CounterServiceClient::new(channel);
+    let mut client = CounterServiceClient::new(bearer.on(channel));
     let mut s = Samples::default();
     for v in visits {
         let start = Instant::now();
@@ -182,11 +189,14 @@ async fn counter(addr: String, visits: Vec<Visit>) -> Samples {
     s
 }
 
-/// Run every counter's visits at once; all samples together and the wall time.
-async fn run(addr: &str, per_counter: &[Vec<Visit>]) -> (Samples, Duration) {
+/// Run every counter's visits at once, each call carrying `bearer` (the echo ignores it); all
+/// samples together and the wall time.
+async fn run(addr: &str, bearer: &Bearer, per_counter: &[Vec<Visit>]) -> (Samples, Duration) {
     let start = Instant::now();
-    let tasks: Vec<_> =
-        per_counter.iter().map(|v| tokio::spawn(counter(addr.to_owned(), v.clone()))).collect();
+    let tasks: Vec<_> = per_counter
+        .iter()
+        .map(|v| tokio::spawn(counter(addr.to_owned(), bearer.clone(), v.clone())))
+        .collect();
     let mut all = Samples::default();
     for t in tasks {
         let s = t.await.unwrap();
@@ -225,19 +235,20 @@ async fn main() {
         .insert("resident-record".into(), renkei_gateway::config::SystemConfig::rest(simulator.base_url()));
     let gateway = renkei_gateway::server::start(config).await.unwrap();
     let addr = format!("http://{}", gateway.grpc_addr);
+    // The counter app's calls carry a staff member's token, as in service.
+    let auth = &gateway.state().auth;
+    auth.add_user("bench", "試験 職員", &["窓口職員".to_owned()], "a bench passphrase").await.unwrap();
+    let bearer = Bearer::new(&auth.issue("bench", 3600).await.unwrap()).unwrap();
 
     // One session per counter; residents taken in turn across the population, events in turn.
     let channel = Channel::from_shared(addr.clone()).unwrap().connect().await.unwrap();
-    let mut client = CounterServiceClient::new(channel);
+    let mut client = CounterServiceClient::new(bearer.clone().on(channel));
     let residents: Vec<String> = population.residents().map(|r| r.atena_number.to_string()).collect();
     let mut per_counter = Vec::with_capacity(counters);
     let mut recorded = None;
     for c in 0..counters {
         let session_id = client
-            .open_session(pb::OpenSessionRequest {
-                counter_id: format!("window-{c}"),
-                staff_id: "bench".into(),
-            })
+            .open_session(pb::OpenSessionRequest { counter_id: format!("window-{c}") })
             .await
             .unwrap()
             .into_inner()
@@ -276,10 +287,10 @@ async fn main() {
 
     // Warm both up (connections, caches, SQLite pages), then measure the echo and the gateway.
     let warm: Vec<Vec<Visit>> = per_counter.iter().map(|v| v.iter().take(2).cloned().collect()).collect();
-    run(&echo_addr, &warm).await;
-    run(&addr, &warm).await;
-    let (mut base, base_wall) = run(&echo_addr, &per_counter).await;
-    let (mut real, real_wall) = run(&addr, &per_counter).await;
+    run(&echo_addr, &bearer, &warm).await;
+    run(&addr, &bearer, &warm).await;
+    let (mut base, base_wall) = run(&echo_addr, &bearer, &per_counter).await;
+    let (mut real, real_wall) = run(&addr, &bearer, &per_counter).await;
 
     let n = real.visit.len();
     println!(

@@ -16,6 +16,7 @@ use renkei_model::Resident;
 use renkei_proto::v1 as pb;
 use renkei_proto::v1::admin_service_client::AdminServiceClient;
 use renkei_proto::v1::counter_service_client::CounterServiceClient;
+use renkei_proto::{Authorized, Bearer};
 use serde::Deserialize;
 use tonic::transport::Channel;
 
@@ -28,6 +29,9 @@ use crate::suite::{Case, Expect, PerSubjects, Records, Suite};
 pub struct Target {
     /// `http://127.0.0.1:50051`.
     pub grpc: String,
+    /// An access token of a user who may run a visit and review the work queue (groups 窓口職員
+    /// and バックヤード審査).
+    pub token: String,
     /// System name → the simulator's base URL (`http://127.0.0.1:PORT/api/v1`).
     pub receivers: BTreeMap<String, String>,
     /// The synthetic population the resident record serves (residents, seed).
@@ -97,6 +101,11 @@ pub async fn run(
             endpoint: target.grpc.clone(),
             reason: format!("cannot connect: {e}"),
         })?;
+    let bearer = Bearer::new(&target.token).map_err(|e| RunError::Gateway {
+        endpoint: target.grpc.clone(),
+        reason: format!("the access token is not usable: {e}"),
+    })?;
+    let channel = bearer.on(channel);
     let http = crate::http_client();
     for (system, base) in &target.receivers {
         let url = format!("{base}/health");
@@ -150,7 +159,7 @@ pub async fn run(
 struct Visit<'a> {
     target: &'a Target,
     population: &'a Population,
-    channel: Channel,
+    channel: Authorized,
     http: reqwest::Client,
     run: String,
 }
@@ -274,10 +283,7 @@ impl Visit<'_> {
         let event = life_event(&case.event).ok_or_else(|| visit_failure("unknown life event"))? as i32;
         let atena = applicant.atena_number.to_string();
         let session = counter
-            .open_session(pb::OpenSessionRequest {
-                counter_id: "conformance".into(),
-                staff_id: "conformance".into(),
-            })
+            .open_session(pb::OpenSessionRequest { counter_id: "conformance".into() })
             .await
             .map_err(|e| visit_failure(format!("OpenSession: {}", status_text(&e))))?
             .into_inner()
@@ -379,19 +385,16 @@ impl Visit<'_> {
             .into_inner()
             .items;
         if let Some(item) = queued.iter().find(|i| i.application_id == application.application_id) {
-            let worker = format!("conformance-{}", self.run);
             admin
                 .claim_work_item(pb::ClaimWorkItemRequest {
                     work_item_id: item.work_item_id.clone(),
                     department: String::new(),
-                    worker_id: worker.clone(),
                 })
                 .await
                 .map_err(|e| visit_failure(format!("ClaimWorkItem: {}", status_text(&e))))?;
             admin
                 .complete_work_item(pb::CompleteWorkItemRequest {
                     work_item_id: item.work_item_id.clone(),
-                    worker_id: worker,
                     note: String::new(),
                 })
                 .await

@@ -134,35 +134,57 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ListWorkItemsRequest>,
     ) -> Result<Response<pb::ListWorkItemsResponse>, Status> {
-        super::work_queue::list(&self.state, request.into_inner()).await.map(Response::new)
+        super::work_queue::list(&self.state, &*super::guard::principal_of(&request)?, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn claim_work_item(
         &self,
         request: Request<pb::ClaimWorkItemRequest>,
     ) -> Result<Response<pb::WorkItem>, Status> {
-        super::work_queue::claim(&self.state, request.into_inner()).await.map(Response::new)
+        super::work_queue::claim(&self.state, &*super::guard::principal_of(&request)?, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn complete_work_item(
         &self,
         request: Request<pb::CompleteWorkItemRequest>,
     ) -> Result<Response<pb::WorkItem>, Status> {
-        super::work_queue::complete(&self.state, request.into_inner()).await.map(Response::new)
+        super::work_queue::complete(
+            &self.state,
+            &*super::guard::principal_of(&request)?,
+            request.into_inner(),
+        )
+        .await
+        .map(Response::new)
     }
 
     async fn return_work_item(
         &self,
         request: Request<pb::ReturnWorkItemRequest>,
     ) -> Result<Response<pb::WorkItem>, Status> {
-        super::work_queue::return_to_counter(&self.state, request.into_inner()).await.map(Response::new)
+        super::work_queue::return_to_counter(
+            &self.state,
+            &*super::guard::principal_of(&request)?,
+            request.into_inner(),
+        )
+        .await
+        .map(Response::new)
     }
 
     async fn submit_online_applications(
         &self,
         request: Request<pb::SubmitOnlineApplicationsRequest>,
     ) -> Result<Response<pb::SubmitOnlineApplicationsResponse>, Status> {
-        super::online::submit_online_applications(&self.state, request.into_inner()).await.map(Response::new)
+        super::online::submit_online_applications(
+            &self.state,
+            &*super::guard::principal_of(&request)?,
+            request.into_inner(),
+        )
+        .await
+        .map(Response::new)
     }
 
     async fn health(

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use futures::Stream;
 use renkei_adapter_card::pcsc::ReaderEvent;
 use renkei_adapter_card::{CardError, Pin, ReadRequest};
+use renkei_auth::Permission;
 use renkei_model::{CardKind, ValidationError};
 use renkei_proto::v1 as pb;
 use renkei_proto::v1::card_service_server::CardService;
@@ -12,9 +13,9 @@ use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 use tracing::info;
 
-use super::GatewayState;
 use super::convert::basic_facts_to_proto;
 use super::status::invalid_one;
+use super::{GatewayState, guard};
 use crate::storage::AuditEntry;
 
 /// `CardService`: readers at the counters, through pcscd.
@@ -86,18 +87,17 @@ impl CardService for CardApi {
         &self,
         request: Request<pb::ReadCardRequest>,
     ) -> Result<Response<pb::ReadCardResponse>, Status> {
+        let caller = guard::principal_of(&request)?;
         let r = request.into_inner();
-        let session = self.state.session(&r.session_id).await?;
+        let session = self.state.session(&caller, &r.session_id).await?;
         let pin = match r.pin.as_str() {
             "" => None,
             text => Some(Pin::parse(text).map_err(|e| invalid_one("pin", e))?),
         };
-        if r.read_individual_number
-            && !self.state.card_config.individual_number_staff.contains(&session.staff_id)
-        {
+        if r.read_individual_number && !caller.allows(Permission::ResidentReadIndividualNumber) {
             return Err(Status::permission_denied(
-                "read_individual_number: this session's staff member is not permitted to read individual numbers \
-                 ([card].individual_number_staff)",
+                "read_individual_number: needs the permission resident.read_individual_number, which the \
+                 caller's groups do not grant",
             ));
         }
         let reader = Some(r.reader).filter(|n| !n.is_empty());

@@ -15,10 +15,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::info;
 
-use super::GatewayState;
 use super::convert::{self, basic_facts_from_proto, basic_facts_to_proto, date_from_proto, sex_from_proto};
 use super::status::{self, invalid, invalid_one};
 use super::submit::{self, Unfit};
+use super::{GatewayState, guard};
 use crate::storage::submissions;
 use crate::storage::work_items;
 use crate::storage::{AuditEntry, SessionRow, now_ms};
@@ -94,22 +94,11 @@ impl CounterService for CounterApi {
         &self,
         request: Request<pb::OpenSessionRequest>,
     ) -> Result<Response<pb::Session>, Status> {
+        let caller = guard::principal_of(&request)?;
+        let terminal = String::new();
         let r = request.into_inner();
-        let mut errors = ValidationErrors::new();
-        for (field, value) in [("counter_id", &r.counter_id), ("staff_id", &r.staff_id)] {
-            if let Err(e) = short_id(field, value, MAX_ID_LEN) {
-                errors.push(e);
-            }
-        }
-        if !errors.is_empty() {
-            return Err(invalid("", errors));
-        }
-        let row = SessionRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            counter_id: r.counter_id,
-            staff_id: r.staff_id,
-            opened_at_ms: now_ms(),
-        };
+        short_id("counter_id", &r.counter_id, MAX_ID_LEN).map_err(|e| invalid("", e.into()))?;
+        let row = SessionRow::open(&r.counter_id, &caller.subject, &terminal);
         let stored = row.clone();
         let audit =
             AuditEntry::new(&row.id, &row.staff_id, "open_session", None, Some(row.counter_id.clone()));
@@ -127,7 +116,29 @@ impl CounterService for CounterApi {
             counter_id: row.counter_id,
             staff_id: row.staff_id,
             opened_at: Some(convert::ms_to_timestamp(row.opened_at_ms)),
+            terminal_id: row.terminal_id,
         }))
+    }
+
+    async fn close_session(
+        &self,
+        request: Request<pb::CloseSessionRequest>,
+    ) -> Result<Response<pb::CloseSessionResponse>, Status> {
+        let caller = guard::principal_of(&request)?;
+        let session = self.state.session(&caller, &request.into_inner().session_id).await?;
+        let audit = AuditEntry::new(&session.id, &session.staff_id, "close_session", None, None);
+        let id = session.id.clone();
+        self.state
+            .db
+            .write(move |c| {
+                SessionRow::close(c, &id, now_ms())?;
+                AuditEntry::insert_all(c, &[audit])
+            })
+            .await
+            .map_err(status::storage)?;
+        self.state.events.forget(&session.id);
+        info!(session = %session.id, "session closed");
+        Ok(Response::new(pb::CloseSessionResponse {}))
     }
 
     async fn submit_evidence(
@@ -135,8 +146,9 @@ impl CounterService for CounterApi {
         request: Request<pb::SubmitEvidenceRequest>,
     ) -> Result<Response<pb::SubmitEvidenceResponse>, Status> {
         use pb::submit_evidence_request::Evidence;
+        let caller = guard::principal_of(&request)?;
         let r = request.into_inner();
-        let session = self.state.session(&r.session_id).await?;
+        let session = self.state.session(&caller, &r.session_id).await?;
         let mut pre_entry = None;
         let identity = match r.evidence {
             None => return Err(invalid_one("evidence", ValidationError::new(Rule::Required))),
@@ -233,8 +245,9 @@ impl CounterService for CounterApi {
         request: Request<pb::LookupResidentRequest>,
     ) -> Result<Response<pb::LookupResidentResponse>, Status> {
         use pb::lookup_resident_request::Key;
+        let caller = guard::principal_of(&request)?;
         let r = request.into_inner();
-        let session = self.state.session(&r.session_id).await?;
+        let session = self.state.session(&caller, &r.session_id).await?;
         let rr = &self.state.resident_record;
         let (how, found): (&str, Vec<Resident>) = match r.key {
             None => {
@@ -308,43 +321,58 @@ impl CounterService for CounterApi {
         &self,
         request: Request<pb::PlanProceduresRequest>,
     ) -> Result<Response<pb::PlanProceduresResponse>, Status> {
-        super::planning::plan_procedures(&self.state, request.into_inner()).await.map(Response::new)
+        super::planning::plan_procedures(&self.state, &*guard::principal_of(&request)?, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn prefill_applications(
         &self,
         request: Request<pb::PrefillApplicationsRequest>,
     ) -> Result<Response<pb::PrefillApplicationsResponse>, Status> {
-        super::planning::prefill_applications(&self.state, request.into_inner()).await.map(Response::new)
+        super::planning::prefill_applications(
+            &self.state,
+            &*guard::principal_of(&request)?,
+            request.into_inner(),
+        )
+        .await
+        .map(Response::new)
     }
 
     async fn render_guide(
         &self,
         request: Request<pb::RenderGuideRequest>,
     ) -> Result<Response<pb::RenderedDocument>, Status> {
-        super::planning::render_guide(&self.state, request.into_inner()).await.map(Response::new)
+        super::planning::render_guide(&self.state, &*guard::principal_of(&request)?, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn render_form(
         &self,
         request: Request<pb::RenderFormRequest>,
     ) -> Result<Response<pb::RenderedDocument>, Status> {
-        super::planning::render_form(&self.state, request.into_inner()).await.map(Response::new)
+        super::planning::render_form(&self.state, &*guard::principal_of(&request)?, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn render_receipt(
         &self,
         request: Request<pb::RenderReceiptRequest>,
     ) -> Result<Response<pb::RenderedDocument>, Status> {
-        super::planning::render_receipt(&self.state, request.into_inner()).await.map(Response::new)
+        super::planning::render_receipt(&self.state, &*guard::principal_of(&request)?, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn submit_applications(
         &self,
         request: Request<pb::SubmitApplicationsRequest>,
     ) -> Result<Response<pb::SubmitApplicationsResponse>, Status> {
+        let caller = guard::principal_of(&request)?;
         let r = request.into_inner();
-        let session = self.state.session(&r.session_id).await?;
+        let session = self.state.session(&caller, &r.session_id).await?;
         short_id("idempotency_key", &r.idempotency_key, MAX_IDEMPOTENCY_KEY_LEN)
             .map_err(|e| invalid("", e.into()))?;
         if r.applications.is_empty() {
@@ -392,7 +420,8 @@ impl CounterService for CounterApi {
         &self,
         request: Request<pb::WatchSessionRequest>,
     ) -> Result<Response<Self::WatchSessionStream>, Status> {
-        let session = self.state.session(&request.into_inner().session_id).await?;
+        let caller = guard::principal_of(&request)?;
+        let session = self.state.session(&caller, &request.into_inner().session_id).await?;
         // Subscribe before reading the current state, so nothing falls between the two.
         let live = self.state.events.subscribe(&session.id);
         self.state.events.bind_counter(&session.id, &session.counter_id);

@@ -1,9 +1,11 @@
 //! The renkei.v1 services over tonic.
 
 mod admin;
+mod auth;
 mod card;
 pub mod convert;
 mod counter;
+pub mod guard;
 mod intake;
 mod online;
 mod planning;
@@ -15,18 +17,20 @@ use std::sync::Arc;
 
 use renkei_adapter_intake::{OcrIntake, OnlineLimits, QrVerifier};
 use renkei_adapter_resident_record::ResidentRecordClient;
+use renkei_auth::{Authenticator, Permission, Principal};
 use renkei_model::{Rule, ValidationError};
 use tokio::sync::Notify;
 use tonic::Status;
 
 pub use admin::AdminApi;
+pub use auth::AuthApi;
 pub use card::CardApi;
 pub use counter::CounterApi;
 pub use planning::Documents;
 
 use crate::cards::CardReaders;
 use crate::config::CardConfig;
-use crate::storage::{AuditEntry, Db, SessionRow, Visit};
+use crate::storage::{AuditEntry, Db, SessionRow, Visit, now_ms};
 use renkei_delivery::events::SessionEvents;
 use renkei_delivery::mappings::LiveMappings;
 use renkei_delivery::systems::Systems;
@@ -52,20 +56,67 @@ pub struct GatewayState {
     pub ocr: OcrIntake,
     /// Size limits of online application files.
     pub online_limits: OnlineLimits,
+    /// Who is calling: logins, tokens, groups.
+    pub auth: Arc<Authenticator>,
 }
 
 impl GatewayState {
-    /// The open session `id`, or the status to answer with.
-    pub async fn session(&self, id: &str) -> Result<SessionRow, Status> {
+    /// The open session `id` as `caller` may use it, or the status to answer with. A session is
+    /// its opener's; another staff member needs `session.take_over`, and each takeover is
+    /// logged. One unused for `[auth].session_idle_s` is ended here. In the row returned,
+    /// `staff_id` is the caller: whoever acts in the session is who the access log names.
+    pub async fn session(&self, caller: &Principal, id: &str) -> Result<SessionRow, Status> {
         if id.is_empty() {
             return Err(status::invalid_one("session_id", ValidationError::new(Rule::Required)));
         }
         let id = id.to_owned();
-        self.db
-            .read(move |c| SessionRow::find(c, &id))
-            .await
-            .map_err(status::storage)?
-            .ok_or_else(|| Status::not_found("session_id: no open session has this id"))
+        let row = {
+            let id = id.clone();
+            self.db.read(move |c| SessionRow::find(c, &id)).await.map_err(status::storage)?
+        };
+        let ended = || Status::not_found("session_id: no open session has this id");
+        let mut row = row.filter(|r| r.closed_at_ms.is_none()).ok_or_else(ended)?;
+        let now = now_ms();
+        let idle_ms = (self.auth.config().session_idle_s as i64) * 1000;
+        if now - row.last_used_at_ms > idle_ms {
+            let id = id.clone();
+            self.db.write(move |c| SessionRow::close(c, &id, now)).await.map_err(status::storage)?;
+            self.events.forget(&row.id);
+            return Err(Status::not_found(format!(
+                "session_id: the session ended after {} minutes unused; open a new one",
+                idle_ms / 60_000
+            )));
+        }
+        let mut audit = Vec::new();
+        if row.staff_id != caller.subject {
+            if !caller.allows(Permission::SessionTakeOver) {
+                return Err(Status::permission_denied(
+                    "session_id: the session belongs to another staff member; using it needs the permission \
+                     session.take_over",
+                ));
+            }
+            audit.push(AuditEntry::new(
+                &row.id,
+                &caller.subject,
+                "take_over_session",
+                None,
+                Some(row.staff_id.clone()),
+            ));
+        }
+        // A write per call would serialise the counter on SQLite's one writer: the idle clock
+        // moves at most once a minute.
+        if now - row.last_used_at_ms > 60_000 || !audit.is_empty() {
+            let id = id.clone();
+            self.db
+                .write(move |c| {
+                    SessionRow::touch(c, &id, now)?;
+                    AuditEntry::insert_all(c, &audit)
+                })
+                .await
+                .map_err(status::storage)?;
+        }
+        row.staff_id = caller.subject.clone();
+        Ok(row)
     }
 
     /// What session `id`'s visit holds so far.

@@ -3,8 +3,10 @@
 //!
 //! The file is read through its XML mapping (`renkei_adapter_intake::online`); the applications
 //! it yields are routed and committed like SubmitApplications — work queue or outbox, one
-//! transaction — in the session of the online channel, under the file's name as the
-//! idempotency key. Refused applications are answered with their line and column; the others
+//! transaction — in a session of the file's own, opened for the caller (the online intake's
+//! service principal), under the file's name as the idempotency key. The session's id is made of
+//! the caller and the file's name, so the same file sent again finds its session and key, and
+//! no other caller can reach either. Refused applications are answered with their line and column; the others
 //! are committed.
 
 use renkei_adapter_intake::online::{OnlineIntake, Refusal, RefusalKind};
@@ -13,17 +15,25 @@ use renkei_proto::v1 as pb;
 use sha2::{Digest, Sha256};
 use tonic::Status;
 
+use renkei_auth::Principal;
+
 use super::GatewayState;
 use super::status::invalid_one;
 use super::submit::{self, Unfit};
-use crate::storage::{SessionRow, now_ms};
+use crate::storage::SessionRow;
 
-/// The session online applications are committed in: there is no counter, and the access log
-/// names the channel as the actor.
-pub(super) const ONLINE_SESSION: &str = "online";
+/// The counter of online sessions: there is none, and the access log names the channel.
+const ONLINE_COUNTER: &str = "online";
+
+/// The session of file `name` sent by `caller`.
+fn session_id(caller: &Principal, name: &str) -> String {
+    let digest = Sha256::digest(format!("{}\n{name}", caller.subject));
+    format!("online-{}", digest.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>())
+}
 
 pub(super) async fn submit_online_applications(
     state: &GatewayState,
+    caller: &Principal,
     r: pb::SubmitOnlineApplicationsRequest,
 ) -> Result<pb::SubmitOnlineApplicationsResponse, Status> {
     let name = r.source_name.trim();
@@ -73,12 +83,8 @@ pub(super) async fn submit_online_applications(
     if new_apps.is_empty() {
         return Ok(response(Vec::new(), refused, false, complete));
     }
-    let session = SessionRow {
-        id: ONLINE_SESSION.to_owned(),
-        counter_id: ONLINE_SESSION.to_owned(),
-        staff_id: ONLINE_SESSION.to_owned(),
-        opened_at_ms: now_ms(),
-    };
+    let session =
+        SessionRow { id: session_id(caller, name), ..SessionRow::open(ONLINE_COUNTER, &caller.subject, "") };
     let mut hash = Sha256::new();
     hash.update(intake.mapping().id.to_string());
     hash.update([0]);

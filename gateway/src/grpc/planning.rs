@@ -13,6 +13,8 @@ use renkei_model::{
 use renkei_proto::v1 as pb;
 use tonic::Status;
 
+use renkei_auth::Principal;
+
 use super::GatewayState;
 use super::convert::{self, basic_facts_from_proto, life_event_from_proto, provenance_to_proto};
 use super::status::{self, invalid, invalid_one};
@@ -206,6 +208,7 @@ struct Planned<'s> {
 /// Read the fields every planning request shares and plan for them.
 async fn planned<'s>(
     state: &GatewayState,
+    caller: &Principal,
     // The mapping set in force when the request arrived; the plan borrows from it.
     mappings: &'s MappingSet,
     session_id: &str,
@@ -213,7 +216,7 @@ async fn planned<'s>(
     atena_number: &str,
     answers: BTreeMap<String, String>,
 ) -> Result<Planned<'s>, Status> {
-    let session = state.session(session_id).await?;
+    let session = state.session(caller, session_id).await?;
     let event = required_event(life_event)?;
     let (resident, household, _) = visit_resident(state, &session, atena_number, "atena_number").await?;
     let atena = resident.atena_number.clone();
@@ -224,11 +227,12 @@ async fn planned<'s>(
 
 pub(super) async fn plan_procedures(
     state: &GatewayState,
+    caller: &Principal,
     r: pb::PlanProceduresRequest,
 ) -> Result<pb::PlanProceduresResponse, Status> {
     let mappings = state.mappings.current();
     let Planned { session, event, atena, plan, .. } =
-        planned(state, &mappings, &r.session_id, r.life_event, &r.atena_number, r.answers).await?;
+        planned(state, caller, &mappings, &r.session_id, r.life_event, &r.atena_number, r.answers).await?;
     audit(
         state,
         &session,
@@ -287,9 +291,10 @@ fn form_layout(def: &ProcedureDef, event: Option<LifeEvent>) -> Vec<pb::FormFiel
 
 pub(super) async fn prefill_applications(
     state: &GatewayState,
+    caller: &Principal,
     r: pb::PrefillApplicationsRequest,
 ) -> Result<pb::PrefillApplicationsResponse, Status> {
-    let session = state.session(&r.session_id).await?;
+    let session = state.session(caller, &r.session_id).await?;
     let mut errors = ValidationErrors::new();
     // Empty: the visit's resident (checked below, with the resident).
     let applicant = if r.applicant_atena_number.is_empty() {
@@ -416,10 +421,11 @@ pub(super) async fn prefill_applications(
     Ok(pb::PrefillApplicationsResponse { forms })
 }
 
-/// What the reception 2D code carries: the session, so the next window opens it, and the
-/// procedures to take there.
-fn receipt_payload(session_id: &str, procedures: &[String]) -> String {
-    format!("RENKEI1|S={session_id}|P={}", procedures.join(","))
+/// What the reception 2D code carries: the visit's receipt reference, which the next window's
+/// staff look up under their own login (it opens nothing by itself), and the procedures to take
+/// there.
+fn receipt_payload(receipt_ref: &str, procedures: &[String]) -> String {
+    format!("RENKEI1|R={receipt_ref}|P={}", procedures.join(","))
 }
 
 fn today_printed() -> String {
@@ -446,12 +452,13 @@ fn render_failed(e: renkei_documents::DocumentError) -> Status {
 
 pub(super) async fn render_guide(
     state: &GatewayState,
+    caller: &Principal,
     r: pb::RenderGuideRequest,
 ) -> Result<pb::RenderedDocument, Status> {
     let font = state.documents.font()?.clone();
     let mappings = state.mappings.current();
     let Planned { session, event, atena, resident, plan } =
-        planned(state, &mappings, &r.session_id, r.life_event, &r.atena_number, r.answers).await?;
+        planned(state, caller, &mappings, &r.session_id, r.life_event, &r.atena_number, r.answers).await?;
     let ids: Vec<String> = plan.procedures.iter().map(|p| p.def.id.to_string()).collect();
     let guide = Guide {
         municipality: state.documents.config.municipality.clone(),
@@ -470,7 +477,7 @@ pub(super) async fn render_guide(
                 documents: p.def.documents.clone(),
             })
             .collect(),
-        receipt: Some(receipt_payload(&session.id, &ids)),
+        receipt: Some(receipt_payload(&session.receipt_ref, &ids)),
     };
     audit(state, &session, "render_guide", &atena, format!("{} procedures", ids.len())).await?;
     let out = tokio::task::spawn_blocking(move || renkei_documents::render_guide(&font, &guide))
@@ -494,9 +501,10 @@ fn provenance_label(p: Provenance) -> &'static str {
 
 pub(super) async fn render_form(
     state: &GatewayState,
+    caller: &Principal,
     r: pb::RenderFormRequest,
 ) -> Result<pb::RenderedDocument, Status> {
-    let session = state.session(&r.session_id).await?;
+    let session = state.session(caller, &r.session_id).await?;
     let draft =
         r.application.ok_or_else(|| invalid_one("application", ValidationError::new(Rule::Required)))?;
     let visit = state.visit(&session.id).await?;
@@ -531,7 +539,7 @@ pub(super) async fn render_form(
                 }
             })
             .collect(),
-        receipt: Some(receipt_payload(&session.id, &[def.id.to_string()])),
+        receipt: Some(receipt_payload(&session.receipt_ref, &[def.id.to_string()])),
     };
     audit(state, &session, "render_form", &app.applicant, def.id.to_string()).await?;
     let out = tokio::task::spawn_blocking(move || renkei_documents::render_form(&font, &form))
@@ -543,9 +551,10 @@ pub(super) async fn render_form(
 
 pub(super) async fn render_receipt(
     state: &GatewayState,
+    caller: &Principal,
     r: pb::RenderReceiptRequest,
 ) -> Result<pb::RenderedDocument, Status> {
-    let session = state.session(&r.session_id).await?;
+    let session = state.session(caller, &r.session_id).await?;
     let number = MojiText::required(r.number.as_str()).map_err(|e| invalid_one("number", e))?;
     let mappings = state.mappings.current();
     let catalog = mappings.catalog();
@@ -566,7 +575,7 @@ pub(super) async fn render_receipt(
         number: number.to_string(),
         issued_at: today_printed(),
         procedures: names,
-        payload: receipt_payload(&session.id, &r.procedure_ids),
+        payload: receipt_payload(&session.receipt_ref, &r.procedure_ids),
     };
     let out = tokio::task::spawn_blocking(move || renkei_documents::render_receipt(&font, &receipt))
         .await

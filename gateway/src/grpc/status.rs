@@ -47,3 +47,11 @@ pub fn lookup(e: LookupError) -> Status {
 pub fn not_built(what: &str) -> Status {
     Status::unimplemented(format!("{what} is not available in this build of renkei"))
 }
+
+pub fn auth(e: renkei_auth::AuthError) -> Status {
+    match e {
+        renkei_auth::AuthError::Unauthenticated(m) => Status::unauthenticated(m),
+        renkei_auth::AuthError::Invalid(m) => Status::invalid_argument(m),
+        renkei_auth::AuthError::Storage(e) => storage(e),
+    }
+}

@@ -1,13 +1,18 @@
-//! The backyard work queue over AdminService: list, claim, complete, return. Every change is
-//! published to the session the application came from, so the counter sees it.
+//! The backyard work queue over AdminService: list, claim, complete, return. The worker is the
+//! caller; a group limited to departments reaches only their items, and an application's body is
+//! shown only to a caller who may review it. Every change is published to the session the
+//! application came from, so the counter sees it, and written to the access log.
 
 use renkei_model::{ApplicationStatus, Rule, ValidationError};
 use renkei_proto::v1 as pb;
 use tonic::Status;
 
+use renkei_auth::{Permission, Principal, Reach};
+
 use super::GatewayState;
 use super::convert::ms_to_timestamp;
 use super::status::{self, invalid_one};
+use crate::storage::AuditEntry;
 use crate::storage::work_items::{self, Refused, WorkItem, WorkState};
 use renkei_delivery::events::{SessionChange, SessionEvent};
 
@@ -25,7 +30,10 @@ fn state_to_proto(state: &str) -> pb::WorkItemState {
     }
 }
 
-fn to_proto(w: WorkItem) -> pb::WorkItem {
+/// `w` as `caller` may see it: the application's body only with `workqueue.review` in its
+/// department.
+fn to_proto(caller: &Principal, w: WorkItem) -> pb::WorkItem {
+    let may_review = caller.reach(Permission::WorkQueueReview).is_some_and(|r| r.covers(&w.row.department));
     let row = w.row;
     pb::WorkItem {
         state: state_to_proto(&row.state) as i32,
@@ -39,7 +47,7 @@ fn to_proto(w: WorkItem) -> pb::WorkItem {
         return_reason: row.return_reason.unwrap_or_default(),
         created_at: Some(ms_to_timestamp(row.created_at_ms)),
         updated_at: Some(ms_to_timestamp(row.updated_at_ms)),
-        application_json: w.payload,
+        application_json: if may_review { w.payload } else { String::new() },
     }
 }
 
@@ -78,6 +86,61 @@ fn refused(r: Refused) -> Status {
     }
 }
 
+/// The departments `permission` reaches for `caller`, narrowed to `asked` when one is named
+/// (`None`: every department).
+fn departments(
+    caller: &Principal,
+    permission: Permission,
+    asked: &str,
+) -> Result<Option<Vec<String>>, Status> {
+    let reach = caller.reach(permission).ok_or_else(|| denied(permission, asked))?;
+    match (reach, asked) {
+        (Reach::Everywhere, "") => Ok(None),
+        (Reach::Departments(d), "") => Ok(Some(d.iter().cloned().collect())),
+        (reach, asked) if reach.covers(asked) => Ok(Some(vec![asked.to_owned()])),
+        _ => Err(denied(permission, asked)),
+    }
+}
+
+fn denied(permission: Permission, department: &str) -> Status {
+    Status::permission_denied(format!(
+        "department: the caller's {permission} does not reach the department of this work item{}",
+        if department.is_empty() { String::new() } else { format!(" ({department})") }
+    ))
+}
+
+/// Item `id`, if `caller`'s `permission` reaches its department.
+async fn reachable(
+    state: &GatewayState,
+    caller: &Principal,
+    permission: Permission,
+    id: &str,
+) -> Result<WorkItem, Status> {
+    let id = id.to_owned();
+    let item = state
+        .db
+        .read(move |c| work_items::get(c, &id))
+        .await
+        .map_err(status::storage)?
+        .ok_or_else(|| refused(Refused::NotFound))?;
+    if !caller.reach(permission).is_some_and(|r| r.covers(&item.row.department)) {
+        return Err(denied(permission, &item.row.department));
+    }
+    Ok(item)
+}
+
+async fn audit(
+    state: &GatewayState,
+    caller: &Principal,
+    action: &str,
+    item: &WorkItem,
+) -> Result<(), Status> {
+    let detail = format!("{} {}", item.row.id, item.row.procedure_id);
+    state
+        .audit(vec![AuditEntry::new(&item.row.session_id, &caller.subject, action, None, Some(detail))])
+        .await
+}
+
 fn required(field: &str, value: &str) -> Result<String, Status> {
     let v = value.trim();
     if v.is_empty() {
@@ -91,6 +154,7 @@ fn required(field: &str, value: &str) -> Result<String, Status> {
 
 pub(super) async fn list(
     state: &GatewayState,
+    caller: &Principal,
     r: pb::ListWorkItemsRequest,
 ) -> Result<pb::ListWorkItemsResponse, Status> {
     let filter = match pb::WorkItemState::try_from(r.state) {
@@ -110,43 +174,61 @@ pub(super) async fn list(
         0 => DEFAULT_LIST_LIMIT,
         n => n.min(MAX_LIST_LIMIT),
     });
-    let department = Some(r.department).filter(|d| !d.is_empty());
+    let reached = departments(caller, Permission::WorkQueueList, &r.department)?;
     let items = state
         .db
-        .read(move |c| work_items::list(c, filter, department.as_deref(), limit))
+        .read(move |c| work_items::list(c, filter, reached.as_deref(), limit))
         .await
         .map_err(status::storage)?;
-    Ok(pb::ListWorkItemsResponse { items: items.into_iter().map(to_proto).collect() })
+    let shown = items
+        .iter()
+        .filter(|w| caller.reach(Permission::WorkQueueReview).is_some_and(|r| r.covers(&w.row.department)))
+        .count();
+    let detail = format!("{} items, {shown} with their application", items.len());
+    state
+        .audit(vec![AuditEntry {
+            session_id: None,
+            ..AuditEntry::new("", &caller.subject, "list_work_items", None, Some(detail))
+        }])
+        .await?;
+    Ok(pb::ListWorkItemsResponse { items: items.into_iter().map(|w| to_proto(caller, w)).collect() })
 }
 
-pub(super) async fn claim(state: &GatewayState, r: pb::ClaimWorkItemRequest) -> Result<pb::WorkItem, Status> {
-    let worker = required("worker_id", &r.worker_id)?;
+pub(super) async fn claim(
+    state: &GatewayState,
+    caller: &Principal,
+    r: pb::ClaimWorkItemRequest,
+) -> Result<pb::WorkItem, Status> {
+    let worker = caller.subject.clone();
     let id = Some(r.work_item_id).filter(|i| !i.is_empty());
-    let department = Some(r.department).filter(|d| !d.is_empty());
+    let reached = match &id {
+        Some(id) => {
+            Some(vec![reachable(state, caller, Permission::WorkQueueReview, id).await?.row.department])
+        }
+        None => departments(caller, Permission::WorkQueueReview, &r.department)?,
+    };
     let item = state
         .db
-        .write(move |c| work_items::claim(c, id.as_deref(), department.as_deref(), &worker))
+        .write(move |c| work_items::claim(c, id.as_deref(), reached.as_deref(), &worker))
         .await
         .map_err(status::storage)?
         .map_err(refused)?;
+    audit(state, caller, "claim_work_item", &item).await?;
     publish(state, &item);
-    Ok(to_proto(item))
+    Ok(to_proto(caller, item))
 }
 
 pub(super) async fn complete(
     state: &GatewayState,
+    caller: &Principal,
     r: pb::CompleteWorkItemRequest,
 ) -> Result<pb::WorkItem, Status> {
     let id = required("work_item_id", &r.work_item_id)?;
-    let worker = required("worker_id", &r.worker_id)?;
+    let worker = caller.subject.clone();
     let note = Some(r.note).filter(|n| !n.trim().is_empty());
     // A completed application goes on to its core system when this gateway delivers to it;
     // otherwise the center has keyed it in and it is done.
-    let found = {
-        let id = id.clone();
-        state.db.read(move |c| work_items::get(c, &id)).await.map_err(status::storage)?
-    };
-    let target = found.map(|w| w.target_system).unwrap_or_default();
+    let target = reachable(state, caller, Permission::WorkQueueReview, &id).await?.target_system;
     let deliver = !target.is_empty() && state.systems.contains_key(&target);
     let item = state
         .db
@@ -157,16 +239,19 @@ pub(super) async fn complete(
     if deliver {
         state.delivery_wakeup.notify_waiters();
     }
+    audit(state, caller, "complete_work_item", &item).await?;
     publish(state, &item);
-    Ok(to_proto(item))
+    Ok(to_proto(caller, item))
 }
 
 pub(super) async fn return_to_counter(
     state: &GatewayState,
+    caller: &Principal,
     r: pb::ReturnWorkItemRequest,
 ) -> Result<pb::WorkItem, Status> {
     let id = required("work_item_id", &r.work_item_id)?;
-    let worker = required("worker_id", &r.worker_id)?;
+    reachable(state, caller, Permission::WorkQueueReview, &id).await?;
+    let worker = caller.subject.clone();
     let reason = required("reason", &r.reason)?;
     if reason.chars().count() > MAX_REASON_CHARS {
         return Err(invalid_one("reason", ValidationError::new(Rule::TooLong { max: MAX_REASON_CHARS })));
@@ -177,6 +262,7 @@ pub(super) async fn return_to_counter(
         .await
         .map_err(status::storage)?
         .map_err(refused)?;
+    audit(state, caller, "return_work_item", &item).await?;
     publish(state, &item);
-    Ok(to_proto(item))
+    Ok(to_proto(caller, item))
 }

@@ -15,14 +15,15 @@ use renkei_conformance::card_emulator::{
 };
 use renkei_conformance::population::HardCase;
 use renkei_model::{Date, LifeEvent, MojiText};
+use renkei_proto::Authorized;
 use renkei_proto::v1 as pb;
 use renkei_proto::v1::card_service_client::CardServiceClient;
+use renkei_proto::v1::counter_service_client::CounterServiceClient;
 use tokio::sync::{Mutex, MutexGuard};
 use tonic::Code;
-use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
-use crate::harness::Harness;
+use crate::harness::{Harness, SUPERVISOR};
 
 /// One virtual reader per machine: one test at a time uses it.
 static VPCD: Mutex<()> = Mutex::const_new(());
@@ -98,7 +99,6 @@ fn qr_signer() -> QrSigner {
 async fn start() -> Harness {
     Harness::start_with(|c| {
         c.card.counter_readers.insert(COUNTER.into(), VPCD_READER.into());
-        c.card.individual_number_staff = vec!["staff-007".into()];
         c.intake.qr_keys.insert("test".into(), qr_signer().public_hex());
     })
     .await
@@ -106,7 +106,7 @@ async fn start() -> Harness {
 
 /// Submit `evidence` in `session`: the identity and the 宛名番号 of the candidates.
 async fn submit(
-    counter: &mut renkei_proto::v1::counter_service_client::CounterServiceClient<Channel>,
+    counter: &mut renkei_proto::v1::counter_service_client::CounterServiceClient<Authorized>,
     session: &str,
     evidence: pb::submit_evidence_request::Evidence,
 ) -> (pb::IdentityEvidence, Vec<String>, Option<pb::PreEntry>) {
@@ -124,7 +124,7 @@ fn identity_key(i: &pb::IdentityEvidence) -> (String, Option<pb::CalendarDate>, 
     (f.name, f.birth_date, f.sex, f.address)
 }
 
-async fn cards(h: &Harness) -> CardServiceClient<Channel> {
+async fn cards(h: &Harness) -> CardServiceClient<Authorized> {
     CardServiceClient::new(h.channel().await)
 }
 
@@ -338,8 +338,9 @@ async fn individual_numbers_only_for_permitted_staff_and_licenses_flag_gaiji() {
     let h = start().await;
     let mut counter = h.counter().await;
     let session = h.open_session(&mut counter).await; // staff-042: not permitted
-    let permitted = counter
-        .open_session(pb::OpenSessionRequest { counter_id: COUNTER.into(), staff_id: "staff-007".into() })
+    let mut supervisor = CounterServiceClient::new(h.channel_as(SUPERVISOR).await);
+    let permitted = supervisor
+        .open_session(pb::OpenSessionRequest { counter_id: COUNTER.into() })
         .await
         .unwrap()
         .into_inner()
@@ -350,7 +351,8 @@ async fn individual_numbers_only_for_permitted_staff_and_licenses_flag_gaiji() {
     let ask = |s: &str| pb::ReadCardRequest { read_individual_number: true, ..read_request(s, PIN) };
     let e = c.read_card(ask(&session)).await.unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied);
-    let read = c.read_card(ask(&permitted)).await.unwrap().into_inner();
+    let mut supervisor_cards = CardServiceClient::new(h.channel_as(SUPERVISOR).await);
+    let read = supervisor_cards.read_card(ask(&permitted)).await.unwrap().into_inner();
     let expected = h.population.hard_case(HardCase::IvsName).unwrap().individual_number.clone().unwrap();
     assert_eq!(read.individual_number, expected.expose());
     remove(inserted).await;

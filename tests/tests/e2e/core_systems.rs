@@ -141,17 +141,10 @@ async fn every_member_of_a_household_joining_the_nhi_arrives_and_a_change_carrie
     // Pattern 1: the backyard center keys each one in, and then it goes to the NHI system.
     let mut admin = h.admin().await;
     for item in queued_work_items(&mut admin, "保険年金課").await {
-        let claim = pb::ClaimWorkItemRequest {
-            work_item_id: item.work_item_id.clone(),
-            department: String::new(),
-            worker_id: "center-01".into(),
-        };
+        let claim =
+            pb::ClaimWorkItemRequest { work_item_id: item.work_item_id.clone(), department: String::new() };
         admin.claim_work_item(claim).await.unwrap();
-        let complete = pb::CompleteWorkItemRequest {
-            work_item_id: item.work_item_id,
-            worker_id: "center-01".into(),
-            note: String::new(),
-        };
+        let complete = pb::CompleteWorkItemRequest { work_item_id: item.work_item_id, note: String::new() };
         admin.complete_work_item(complete).await.unwrap();
     }
     for application in &response.applications {

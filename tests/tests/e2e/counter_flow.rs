@@ -44,14 +44,7 @@ async fn lookup_by_basic_facts_returns_the_exact_ivs_name() {
     assert_eq!(household.members[0].relationship, "世帯主");
 
     // Every resident shown was written to the access log, by 宛名番号.
-    let id = session_id.clone();
-    let log = h
-        .gateway
-        .state()
-        .db
-        .read(move |c| renkei_gateway::storage::AuditEntry::for_session(c, &id))
-        .await
-        .unwrap();
+    let log = h.access_log(&session_id).await;
     let reads: Vec<_> = log.iter().filter(|e| e.action == "read_resident").collect();
     assert_eq!(reads.len(), 1 + household.members.len());
     assert!(reads.iter().all(|e| e.staff_id.as_deref() == Some("staff-042")));

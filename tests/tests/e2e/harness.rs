@@ -9,9 +9,27 @@ use renkei_gateway::server::RunningGateway;
 use renkei_proto::v1 as pb;
 use renkei_proto::v1::admin_service_client::AdminServiceClient;
 use renkei_proto::v1::counter_service_client::CounterServiceClient;
+use renkei_proto::{Authorized, Bearer};
 use tonic::transport::Channel;
 
 pub(crate) const SEED: u64 = 7;
+
+/// The staff member the tests act as unless they say otherwise: counter work, the backyard
+/// queue, administration and online intake.
+pub(crate) const STAFF: &str = "staff-042";
+/// A counter supervisor (may read individual numbers, take over sessions).
+pub(crate) const SUPERVISOR: &str = "staff-007";
+/// Another backyard reviewer.
+pub(crate) const REVIEWER: &str = "staff-009";
+/// Counter staff only.
+pub(crate) const COLLEAGUE: &str = "staff-043";
+
+const USERS: [(&str, &[&str]); 4] = [
+    (COLLEAGUE, &["窓口職員"]),
+    (STAFF, &["窓口職員", "バックヤード審査", "システム管理者", "オンライン受付"]),
+    (SUPERVISOR, &["窓口責任者"]),
+    (REVIEWER, &["バックヤード審査"]),
+];
 
 pub(crate) struct Harness {
     pub population: Population,
@@ -43,27 +61,56 @@ impl Harness {
         config.delivery.max_backoff_ms = 200;
         adjust(&mut config);
         let gateway = renkei_gateway::server::start(config).await.unwrap();
+        let auth = &gateway.state().auth;
+        for (user, groups) in USERS {
+            let groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
+            auth.add_user(user, "試験 職員", &groups, "a test passphrase").await.unwrap();
+        }
         Harness { population, simulator, gateway, _data_dir: data_dir }
     }
 
-    pub(crate) async fn channel(&self) -> Channel {
+    pub(crate) fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.path()
+    }
+
+    /// The access log of session `id`, oldest first.
+    pub(crate) async fn access_log(&self, id: &str) -> Vec<renkei_gateway::storage::AuditEntry> {
+        let id = id.to_owned();
+        self.gateway
+            .state()
+            .db
+            .read(move |c| renkei_gateway::storage::AuditEntry::for_session(c, &id))
+            .await
+            .unwrap()
+    }
+
+    /// A channel with no token.
+    pub(crate) async fn plain_channel(&self) -> Channel {
         Channel::from_shared(format!("http://{}", self.gateway.grpc_addr)).unwrap().connect().await.unwrap()
     }
 
-    pub(crate) async fn counter(&self) -> CounterServiceClient<Channel> {
+    /// A channel whose calls carry a token of [`STAFF`].
+    pub(crate) async fn channel(&self) -> Authorized {
+        self.channel_as(STAFF).await
+    }
+
+    /// A channel whose calls carry a token of `user`.
+    pub(crate) async fn channel_as(&self, user: &str) -> Authorized {
+        let token = self.gateway.state().auth.issue(user, 600).await.unwrap();
+        Bearer::new(&token).unwrap().on(self.plain_channel().await)
+    }
+
+    pub(crate) async fn counter(&self) -> CounterServiceClient<Authorized> {
         CounterServiceClient::new(self.channel().await)
     }
 
-    pub(crate) async fn admin(&self) -> AdminServiceClient<Channel> {
+    pub(crate) async fn admin(&self) -> AdminServiceClient<Authorized> {
         AdminServiceClient::new(self.channel().await)
     }
 
-    pub(crate) async fn open_session(&self, counter: &mut CounterServiceClient<Channel>) -> String {
+    pub(crate) async fn open_session(&self, counter: &mut CounterServiceClient<Authorized>) -> String {
         counter
-            .open_session(pb::OpenSessionRequest {
-                counter_id: "window-3".into(),
-                staff_id: "staff-042".into(),
-            })
+            .open_session(pb::OpenSessionRequest { counter_id: "window-3".into() })
             .await
             .unwrap()
             .into_inner()
@@ -100,7 +147,7 @@ pub(crate) fn moving_notification(atena: &str) -> pb::ApplicationDraft {
 
 /// Wait on a session's event stream until an application reaches `status`.
 pub(crate) async fn wait_for_status(
-    counter: &mut CounterServiceClient<Channel>,
+    counter: &mut CounterServiceClient<Authorized>,
     session_id: &str,
     application_id: &str,
     status: pb::ApplicationStatus,
@@ -140,7 +187,7 @@ pub(crate) fn violations(status: &tonic::Status) -> Vec<(String, String)> {
 /// Copy a directory tree (an operator's copy of the mapping set, in tests).
 /// The items waiting in `department`'s backyard work queue, oldest first.
 pub(crate) async fn queued_work_items(
-    admin: &mut AdminServiceClient<Channel>,
+    admin: &mut AdminServiceClient<Authorized>,
     department: &str,
 ) -> Vec<pb::WorkItem> {
     admin

@@ -44,7 +44,7 @@ async fn an_online_file_enters_the_work_queue_once_and_refusals_say_where() {
     let queued = queued_work_items(&mut admin, "こども家庭支援課").await;
     assert_eq!(queued.len(), 3);
     let jidou = queued.iter().find(|w| w.procedure_id == "jidou.teate").unwrap();
-    assert_eq!(jidou.session_id, "online");
+    assert!(jidou.session_id.starts_with("online-"), "a session of the file's own: {}", jidou.session_id);
     assert_eq!(jidou.application_id, answer.applications[0].application_id);
     assert!(jidou.application_json.contains("\"provenance\":\"online\""), "{}", jidou.application_json);
 
@@ -56,6 +56,16 @@ async fn an_online_file_enters_the_work_queue_once_and_refusals_say_where() {
     // The same name with other content is refused.
     let e = admin.submit_online_applications(request("shinsei-0411.xml", &broken)).await.unwrap_err();
     assert_eq!(e.code(), Code::AlreadyExists);
+    // Another intake principal's file of that name is its own: nobody spends another's key.
+    let auth = &h.gateway.state().auth;
+    auth.add_user("online-2", "オンライン受付", &["オンライン受付".into()], "a test passphrase")
+        .await
+        .unwrap();
+    let mut other =
+        renkei_proto::v1::admin_service_client::AdminServiceClient::new(h.channel_as("online-2").await);
+    let theirs =
+        other.submit_online_applications(request("shinsei-0411.xml", &broken)).await.unwrap().into_inner();
+    assert!(!theirs.replayed && theirs.applications.len() == 1, "{theirs:?}");
 
     // Malformed XML: the applications before it are committed, the answer says where it stopped.
     let truncated = &SAMPLE[..SAMPLE.find("<HoikuJiyu>").unwrap()];

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use renkei_conformance::population::HardCase;
 use renkei_proto::v1 as pb;
+use renkei_proto::v1::admin_service_client::AdminServiceClient;
 use tonic::Code;
 
-use crate::harness::{Harness, copy_dir, queued_work_items, violations};
+use crate::harness::{Harness, REVIEWER, STAFF, copy_dir, queued_work_items, violations};
 
 fn answers(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -165,20 +166,15 @@ async fn plan_prefill_submit_and_the_backyard_returns_it_to_the_counter() {
         .claim_work_item(pb::ClaimWorkItemRequest {
             work_item_id: String::new(),
             department: "こども家庭支援課".into(),
-            worker_id: "center-07".into(),
         })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(
-        (claimed.state, claimed.claimed_by.as_str()),
-        (pb::WorkItemState::Claimed as i32, "center-07")
-    );
+    assert_eq!((claimed.state, claimed.claimed_by.as_str()), (pb::WorkItemState::Claimed as i32, STAFF));
     // Someone else cannot take or complete it.
-    let e = admin
+    let e = AdminServiceClient::new(h.channel_as(REVIEWER).await)
         .complete_work_item(pb::CompleteWorkItemRequest {
             work_item_id: claimed.work_item_id.clone(),
-            worker_id: "center-09".into(),
             note: String::new(),
         })
         .await
@@ -187,7 +183,6 @@ async fn plan_prefill_submit_and_the_backyard_returns_it_to_the_counter() {
     let e = admin
         .return_work_item(pb::ReturnWorkItemRequest {
             work_item_id: claimed.work_item_id.clone(),
-            worker_id: "center-07".into(),
             reason: " ".into(),
         })
         .await
@@ -196,7 +191,6 @@ async fn plan_prefill_submit_and_the_backyard_returns_it_to_the_counter() {
     let returned = admin
         .return_work_item(pb::ReturnWorkItemRequest {
             work_item_id: claimed.work_item_id.clone(),
-            worker_id: "center-07".into(),
             reason: "口座名義が請求者と異なります".into(),
         })
         .await

@@ -1,0 +1,131 @@
+//! The gate every call passes before a service sees it: the method's row in
+//! [`renkei_auth::permissions::RPCS`], the bearer token checked into a [`Principal`], and the
+//! permission the method needs. The principal travels on in the request's extensions, where the
+//! handlers take it ([`super::caller`]). A method with no row is refused, never served unguarded.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use renkei_auth::{Access, AuthError, Authenticator, Principal, permissions};
+use tonic::Status;
+use tonic::body::Body;
+use tracing::warn;
+
+/// A tower layer over the gRPC routes.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    auth: Arc<Authenticator>,
+}
+
+impl Guard {
+    pub fn new(auth: Arc<Authenticator>) -> Guard {
+        Guard { auth }
+    }
+}
+
+impl<S> tower::Layer<S> for Guard {
+    type Service = Guarded<S>;
+
+    fn layer(&self, inner: S) -> Guarded<S> {
+        Guarded { inner, auth: self.auth.clone() }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Guarded<S> {
+    inner: S,
+    auth: Arc<Authenticator>,
+}
+
+impl<S> tower::Service<http::Request<Body>> for Guarded<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        // The clone that was polled ready serves this call; the fresh one waits for the next.
+        let fresh = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, fresh);
+        let auth = self.auth.clone();
+        Box::pin(async move {
+            match admit(&auth, &mut request).await {
+                Ok(()) => inner.call(request).await,
+                Err(status) => Ok(status.into_http()),
+            }
+        })
+    }
+}
+
+async fn admit(auth: &Authenticator, request: &mut http::Request<Body>) -> Result<(), Status> {
+    let path = request.uri().path().to_owned();
+    let Some(access) = permissions::access_for(&path) else {
+        warn!(%path, "a call to a method with no permission entry was refused");
+        return Err(Status::unimplemented(format!("{path} is not served")));
+    };
+    if access == Access::Public {
+        return Ok(());
+    }
+    let token = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            Status::unauthenticated(
+                "no access token: send `authorization: Bearer <token>` (AuthService.Login)",
+            )
+        })?;
+    let principal = auth.verify(token.trim()).await.map_err(|e| match e {
+        AuthError::Unauthenticated(m) => Status::unauthenticated(m),
+        other => super::status::auth(other),
+    })?;
+    if let Access::Requires(permission) = access {
+        if !principal.allows(permission) {
+            return Err(Status::permission_denied(format!(
+                "{path} needs the permission {permission}, which the caller's groups do not grant"
+            )));
+        }
+    }
+    request.extensions_mut().insert(Arc::new(principal));
+    Ok(())
+}
+
+/// Every method of every service in `descriptor_sets` (encoded `FileDescriptorSet`s) that has no
+/// row in the permission table; the gateway does not start while there is one.
+pub fn unguarded_methods(descriptor_sets: &[&[u8]]) -> Vec<String> {
+    use prost::Message;
+    let mut missing = Vec::new();
+    for set in descriptor_sets {
+        let set =
+            prost_types::FileDescriptorSet::decode(*set).expect("the compiled-in descriptor sets decode");
+        for file in &set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    let path = format!("/{}.{}/{}", file.package(), service.name(), method.name());
+                    if permissions::access_for(&path).is_none() {
+                        missing.push(path);
+                    }
+                }
+            }
+        }
+    }
+    missing
+}
+
+/// The principal a guarded call carries.
+pub(crate) fn principal_of<T>(request: &tonic::Request<T>) -> Result<Arc<Principal>, Status> {
+    request
+        .extensions()
+        .get::<Arc<Principal>>()
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("no access token: send `authorization: Bearer <token>`"))
+}
