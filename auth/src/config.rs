@@ -25,6 +25,10 @@ pub struct AuthConfig {
     pub lockout_s: u64,
     /// A counter session unused for this long ends (seconds).
     pub session_idle_s: u64,
+    /// Calls a second one principal may make, sustained …
+    pub calls_per_second: u32,
+    /// … and at once, after a quiet spell.
+    pub calls_burst: u32,
     /// Accept an identity provider's access tokens too.
     pub oidc: Option<OidcConfig>,
 }
@@ -39,6 +43,8 @@ impl Default for AuthConfig {
             max_failed_logins: 5,
             lockout_s: 900,
             session_idle_s: 1800,
+            calls_per_second: 50,
+            calls_burst: 200,
             oidc: None,
         }
     }
@@ -84,6 +90,9 @@ impl AuthConfig {
         }
         if self.session_idle_s == 0 {
             return Err("[auth].session_idle_s: at least 1".into());
+        }
+        if self.calls_per_second == 0 || self.calls_burst == 0 {
+            return Err("[auth].calls_per_second and calls_burst: at least 1".into());
         }
         if let Some(o) = &self.oidc {
             match (&o.jwks_file, &o.jwks_url) {

@@ -241,6 +241,9 @@ impl Demo {
         config.delivery.initial_backoff_ms = 100;
         config.hub.poll_interval_ms = 200;
         config.mappings.dir = mappings;
+        // The suites' one user makes the calls of many counters at once.
+        config.auth.calls_per_second = 100_000;
+        config.auth.calls_burst = 100_000;
         let gateway = renkei_gateway::server::start(config).await?;
         Ok(Demo { _children: children, gateway, city, _dir: dir })
     }

@@ -61,6 +61,8 @@
 //! max_failed_logins = 5                    # in a row, then the account is locked …
 //! lockout_s = 900                          # … for this long
 //! session_idle_s = 1800                    # a counter session unused this long ends
+//! calls_per_second = 50                    # per user, sustained; beyond it RESOURCE_EXHAUSTED
+//! calls_burst = 200                        # per user, at once
 //! # [auth.oidc]                            # also accept the city's identity provider's tokens
 //! # issuer = "https://idp.example.lg.jp/realms/city"
 //! # audience = "renkei"

@@ -1,8 +1,11 @@
 //! The gate every call passes before a service sees it: the method's row in
 //! [`renkei_auth::permissions::RPCS`], the bearer token checked into a [`Principal`], and the
 //! permission the method needs. The principal travels on in the request's extensions, where the
-//! handlers take it ([`super::caller`]). A method with no row is refused, never served unguarded.
+//! handlers take it ([`principal_of`]). A method with no row is refused, never served unguarded.
+//! Each principal may make `[auth].calls_per_second` calls a second (bursts of `calls_burst`);
+//! beyond that a call is RESOURCE_EXHAUSTED.
 
+use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -12,15 +15,22 @@ use tonic::Status;
 use tonic::body::Body;
 use tracing::warn;
 
+type Limiter = governor::DefaultKeyedRateLimiter<String>;
+
 /// A tower layer over the gRPC routes.
 #[derive(Debug, Clone)]
 pub struct Guard {
     auth: Arc<Authenticator>,
+    limiter: Arc<Limiter>,
 }
 
 impl Guard {
     pub fn new(auth: Arc<Authenticator>) -> Guard {
-        Guard { auth }
+        let config = auth.config();
+        let quota =
+            governor::Quota::per_second(NonZeroU32::new(config.calls_per_second).unwrap_or(NonZeroU32::MIN))
+                .allow_burst(NonZeroU32::new(config.calls_burst).unwrap_or(NonZeroU32::MIN));
+        Guard { auth, limiter: Arc::new(governor::RateLimiter::keyed(quota)) }
     }
 }
 
@@ -28,14 +38,14 @@ impl<S> tower::Layer<S> for Guard {
     type Service = Guarded<S>;
 
     fn layer(&self, inner: S) -> Guarded<S> {
-        Guarded { inner, auth: self.auth.clone() }
+        Guarded { inner, guard: self.clone() }
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct Guarded<S> {
     inner: S,
-    auth: Arc<Authenticator>,
+    guard: Guard,
 }
 
 impl<S> tower::Service<http::Request<Body>> for Guarded<S>
@@ -55,9 +65,9 @@ where
         // The clone that was polled ready serves this call; the fresh one waits for the next.
         let fresh = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, fresh);
-        let auth = self.auth.clone();
+        let guard = self.guard.clone();
         Box::pin(async move {
-            match admit(&auth, &mut request).await {
+            match admit(&guard, &mut request).await {
                 Ok(()) => inner.call(request).await,
                 Err(status) => Ok(status.into_http()),
             }
@@ -65,7 +75,7 @@ where
     }
 }
 
-async fn admit(auth: &Authenticator, request: &mut http::Request<Body>) -> Result<(), Status> {
+async fn admit(guard: &Guard, request: &mut http::Request<Body>) -> Result<(), Status> {
     let path = request.uri().path().to_owned();
     let Some(access) = permissions::access_for(&path) else {
         warn!(%path, "a call to a method with no permission entry was refused");
@@ -84,10 +94,19 @@ async fn admit(auth: &Authenticator, request: &mut http::Request<Body>) -> Resul
                 "no access token: send `authorization: Bearer <token>` (AuthService.Login)",
             )
         })?;
-    let principal = auth.verify(token.trim()).await.map_err(|e| match e {
+    let principal = guard.auth.verify(token.trim()).await.map_err(|e| match e {
         AuthError::Unauthenticated(m) => Status::unauthenticated(m),
         other => super::status::auth(other),
     })?;
+    if guard.limiter.check_key(&principal.subject).is_err() {
+        // Keys of principals gone quiet are dropped now and then, so the map stays the size of
+        // the active staff.
+        guard.limiter.retain_recent();
+        return Err(Status::resource_exhausted(format!(
+            "rate limit: at most {} calls a second per user ([auth].calls_per_second); try again shortly",
+            guard.auth.config().calls_per_second
+        )));
+    }
     if let Access::Requires(permission) = access {
         if !principal.allows(permission) {
             return Err(Status::permission_denied(format!(

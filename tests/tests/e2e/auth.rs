@@ -343,3 +343,23 @@ async fn a_work_queue_permission_limited_to_a_department_reaches_only_its_items(
     assert!(listed.iter().all(|w| !w.application_json.is_empty()));
     h.gateway.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_user_has_a_rate_limit_of_their_own() {
+    let h = Harness::start_with(|c| {
+        c.auth.calls_per_second = 1;
+        c.auth.calls_burst = 3;
+    })
+    .await;
+    let open = pb::OpenSessionRequest { counter_id: "w".into() };
+    let mut mine = h.counter().await;
+    for _ in 0..3 {
+        mine.open_session(open.clone()).await.unwrap();
+    }
+    let e = mine.open_session(open.clone()).await.unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
+    assert!(e.message().contains("calls_per_second"), "{}", e.message());
+    // A colleague is not held up by it.
+    CounterServiceClient::new(h.channel_as(COLLEAGUE).await).open_session(open).await.unwrap();
+    h.gateway.shutdown().await.unwrap();
+}
