@@ -61,7 +61,8 @@ impl TokenKey {
                 let mut secret = [0u8; 32];
                 getrandom::fill(&mut secret).map_err(|e| format!("{}: no randomness: {e}", where_()))?;
                 let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-                write_private(path, hex.as_bytes()).map_err(|e| format!("{}: {e}", where_()))?;
+                renkei_store::write_private(path, hex.as_bytes())
+                    .map_err(|e| format!("{}: {e}", where_()))?;
                 TokenKey::new(hex.as_bytes())
             }
             Err(e) => Err(format!("{}: {e}", where_())),
@@ -86,18 +87,6 @@ impl TokenKey {
 fn trim(bytes: &[u8]) -> &[u8] {
     let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(0, |i| i + 1);
     &bytes[..end]
-}
-
-/// Write a file only its owner may read.
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 #[cfg(test)]

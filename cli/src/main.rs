@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use renkei_gateway::config::Config;
 
+mod audit;
 mod card;
 mod conformance;
 mod demo;
@@ -87,6 +88,8 @@ enum Command {
     Users(users::UsersArgs),
     /// The groups and their permissions: list, check FILE, permissions.
     Groups(users::GroupsArgs),
+    /// The access log: verify its chain, export it (JSON Lines, CSV), search it.
+    Audit(audit::AuditArgs),
 }
 
 /// Which database a command reads: the embedded SQLite file in --data-dir, or PostgreSQL.
@@ -196,6 +199,7 @@ fn main() -> ExitCode {
         Command::Conformance(args) => online(&log, conformance::run(args)).map(passed),
         Command::Users(args) => online(&log, users::run(args)).map(success),
         Command::Groups(args) => users::run_groups(args).map(passed),
+        Command::Audit(args) => online(&log, audit::run(args)).map(passed),
     };
     match result {
         Ok(code) => code,

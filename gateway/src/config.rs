@@ -70,6 +70,10 @@
 //! # groups_claim = "groups"
 //! # group_map = { "madoguchi" = "窓口職員" }
 //!
+//! [audit]                                  # the access log: a hash chain, signed now and then
+//! # signing_key_file = "/etc/renkei/audit.key"   # audit.key in data_dir when absent (created)
+//! checkpoint_interval_s = 60
+//!
 //! [hub]                                    # the resident record's changes, fanned out
 //! mode = "pull"                            # or "push": the resident record POSTs /hub/v1/changes
 //! poll_interval_ms = 60000                 # at most 600000 (10 minutes)
@@ -108,6 +112,32 @@ pub struct Config {
     pub intake: IntakeConfig,
     pub hub: HubConfig,
     pub auth: AuthConfig,
+    pub audit: AuditConfig,
+}
+
+/// The access log's signed checkpoints (`renkei audit verify` checks them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// The Ed25519 key checkpoints are signed with; `audit.key` in the data directory, created
+    /// mode 0600 at first start, when absent.
+    pub signing_key_file: Option<PathBuf>,
+    /// How often the chain's head is signed (seconds; a tail cut off after the last checkpoint is
+    /// what cannot be told from a quiet spell).
+    pub checkpoint_interval_s: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { signing_key_file: None, checkpoint_interval_s: 60 }
+    }
+}
+
+impl AuditConfig {
+    /// The key file, `data_dir/audit.key` when not configured.
+    pub fn key_file(&self, data_dir: &Path) -> PathBuf {
+        self.signing_key_file.clone().unwrap_or_else(|| data_dir.join("audit.key"))
+    }
 }
 
 /// Card readers (PC/SC through pcscd).

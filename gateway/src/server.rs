@@ -140,7 +140,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
 
     let router = tonic::transport::Server::builder()
         // Every call passes the guard: the token, and the permission its method needs.
-        .layer(Guard::new(auth.clone()))
+        .layer(Guard::new(auth.clone(), db.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -220,6 +220,29 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     tasks.spawn(async move {
         deliverer.run(stop).await;
         Ok(())
+    });
+
+    // The access log's head, signed at an interval (and once more at shutdown).
+    let signer = Arc::new(
+        crate::storage::audit::Checkpointer::load_or_create(&config.audit.key_file(&config.storage.data_dir))
+            .map_err(|e| anyhow::anyhow!("[audit].signing_key_file: {e}"))?,
+    );
+    let (db_cp, mut stop) = (state.db.clone(), shutdown_rx.clone());
+    let every = std::time::Duration::from_secs(config.audit.checkpoint_interval_s.max(1));
+    tasks.spawn(async move {
+        loop {
+            let stopping = tokio::select! {
+                _ = tokio::time::sleep(every) => false,
+                _ = stop.wait_for(|s| *s) => true,
+            };
+            let signer = signer.clone();
+            if let Err(e) = db_cp.write(move |c| signer.checkpoint(c)).await {
+                tracing::error!(error = %e, "the access log's checkpoint could not be written");
+            }
+            if stopping {
+                return Ok(());
+            }
+        }
     });
 
     if config.mappings.watch_interval_ms > 0 && state.mappings.dir().is_some() {

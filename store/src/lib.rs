@@ -5,7 +5,7 @@
 //! diesel is synchronous: every call runs on tokio's blocking pool through [`Db::read`] and
 //! [`Db::write`].
 
-mod audit;
+pub mod audit;
 pub mod deliveries;
 pub mod feed;
 pub mod kpi;
@@ -227,6 +227,18 @@ impl Db {
     pub async fn ping(&self) -> Result<(), StorageError> {
         self.read(|c| c.batch_execute("SELECT 1").map_err(StorageError::from)).await
     }
+}
+
+/// Write a new file only its owner may read (keys, backups): mode 0600, synced.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// Milliseconds since the Unix epoch.

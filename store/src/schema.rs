@@ -82,6 +82,27 @@ diesel::table! {
         action -> Text,
         subject -> Nullable<Text>,
         detail -> Nullable<Text>,
+        seq -> Nullable<BigInt>,
+        prev_hash -> Nullable<Text>,
+        hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_head (id) {
+        id -> Integer,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_checkpoints (seq) {
+        seq -> BigInt,
+        hash -> Text,
+        at_ms -> BigInt,
+        key_id -> Text,
+        signature -> Text,
     }
 }
 

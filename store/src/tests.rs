@@ -286,3 +286,85 @@ async fn the_backyard_work_queue() {
     })
     .await;
 }
+
+mod audit_chain {
+    use diesel::connection::SimpleConnection;
+
+    use super::*;
+    use crate::audit::{self, Broken, Checkpointer};
+
+    /// 12 entries, checkpoints after the 5th and the 12th.
+    async fn chain(db: &Db) -> (Checkpointer, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = Checkpointer::load_or_create(&dir.path().join("audit.key")).unwrap();
+        for batch in [5, 7] {
+            let entries: Vec<AuditEntry> = (0..batch)
+                .map(|i| {
+                    AuditEntry::new(
+                        "s-1",
+                        "staff-001",
+                        "read_resident",
+                        Some("0000000019"),
+                        Some(format!("n{i}")),
+                    )
+                })
+                .collect();
+            db.write(move |c| AuditEntry::insert_all(c, &entries)).await.unwrap();
+            let key = signer.verifying_key();
+            let signer_copy = Checkpointer::load_or_create(&dir.path().join("audit.key")).unwrap();
+            assert_eq!(signer_copy.verifying_key(), key, "the key file is read back");
+            db.write(move |c| signer_copy.checkpoint(c)).await.unwrap().unwrap();
+        }
+        (signer, dir)
+    }
+
+    async fn verify(db: &Db, signer: &Checkpointer) -> Result<audit::Verified, Broken> {
+        let key = signer.verifying_key();
+        db.read(move |c| audit::verify(c, &key, None, None)).await.unwrap()
+    }
+
+    async fn sql(db: &Db, statement: &str) {
+        let statement = statement.to_owned();
+        db.write(move |c| c.batch_execute(&statement).map_err(StorageError::from)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_clean_chain_verifies_and_each_kind_of_tampering_is_named() {
+        on_both(|db| async move {
+            let (signer, _dir) = chain(&db).await;
+            let ok = verify(&db, &signer).await.unwrap();
+            assert_eq!((ok.entries, ok.checkpoints, ok.last_seq), (12, 2, 12));
+            // A range verifies from its own start.
+            let key = signer.verifying_key();
+            let part = db.read(move |c| audit::verify(c, &key, Some(4), Some(9))).await.unwrap().unwrap();
+            assert_eq!((part.entries, part.checkpoints), (6, 1));
+            // Another key does not verify the checkpoints.
+            let dir = tempfile::tempdir().unwrap();
+            let other = Checkpointer::load_or_create(&dir.path().join("k")).unwrap();
+            assert!(matches!(verify(&db, &other).await, Err(Broken::Checkpoint { seq: 5, .. })));
+
+            // One byte of one entry.
+            sql(&db, "UPDATE audit_log SET detail = 'N3' WHERE seq = 4").await;
+            assert!(matches!(verify(&db, &signer).await, Err(Broken::Altered { seq: 4, .. })), "{:?}", verify(&db, &signer).await);
+            sql(&db, "UPDATE audit_log SET detail = 'n3' WHERE seq = 4").await;
+            verify(&db, &signer).await.unwrap();
+
+            // Two entries swapped (their places kept, their contents exchanged, hashes and all).
+            sql(&db, "UPDATE audit_log SET seq = -6 WHERE seq = 6; UPDATE audit_log SET seq = 6 WHERE seq = 7; UPDATE audit_log SET seq = 7 WHERE seq = -6").await;
+            assert!(matches!(verify(&db, &signer).await, Err(Broken::Altered { seq: 6, .. })), "{:?}", verify(&db, &signer).await);
+            sql(&db, "UPDATE audit_log SET seq = -6 WHERE seq = 6; UPDATE audit_log SET seq = 6 WHERE seq = 7; UPDATE audit_log SET seq = 7 WHERE seq = -6").await;
+            verify(&db, &signer).await.unwrap();
+
+            // One entry deleted.
+            sql(&db, "DELETE FROM audit_log WHERE seq = 8").await;
+            assert_eq!(verify(&db, &signer).await.unwrap_err(), Broken::Missing { seq: 8, before: 7, after: 9 });
+
+            // The tail cut off (and the head moved back to hide it): the last checkpoint shows it.
+            sql(&db, "DELETE FROM audit_log WHERE seq >= 8; UPDATE audit_head SET seq = 7").await;
+            let e = verify(&db, &signer).await.unwrap_err();
+            assert_eq!(e, Broken::CutOff { from: 8, to: 12 });
+            assert!(e.to_string().contains("entries 8 to 12 are missing"), "{e}");
+        })
+        .await;
+    }
+}

@@ -15,6 +15,8 @@ use tonic::Status;
 use tonic::body::Body;
 use tracing::warn;
 
+use crate::storage::{AuditEntry, Db};
+
 type Limiter = governor::DefaultKeyedRateLimiter<String>;
 
 /// A tower layer over the gRPC routes.
@@ -22,15 +24,17 @@ type Limiter = governor::DefaultKeyedRateLimiter<String>;
 pub struct Guard {
     auth: Arc<Authenticator>,
     limiter: Arc<Limiter>,
+    /// Where refused calls are logged.
+    db: Db,
 }
 
 impl Guard {
-    pub fn new(auth: Arc<Authenticator>) -> Guard {
+    pub fn new(auth: Arc<Authenticator>, db: Db) -> Guard {
         let config = auth.config();
         let quota =
             governor::Quota::per_second(NonZeroU32::new(config.calls_per_second).unwrap_or(NonZeroU32::MIN))
                 .allow_burst(NonZeroU32::new(config.calls_burst).unwrap_or(NonZeroU32::MIN));
-        Guard { auth, limiter: Arc::new(governor::RateLimiter::keyed(quota)) }
+        Guard { auth, limiter: Arc::new(governor::RateLimiter::keyed(quota)), db }
     }
 }
 
@@ -69,17 +73,29 @@ where
         Box::pin(async move {
             match admit(&guard, &mut request).await {
                 Ok(()) => inner.call(request).await,
-                Err(status) => Ok(status.into_http()),
+                Err((status, who)) => {
+                    // Every refusal is in the access log: who (when the token said), what, why.
+                    let detail = format!("{} {:?}", request.uri().path(), status.code());
+                    let entry =
+                        AuditEntry::new("", who.as_deref().unwrap_or(""), "refused_call", None, Some(detail));
+                    let entry = AuditEntry { staff_id: who, ..entry };
+                    if let Err(e) = guard.db.write(move |c| AuditEntry::insert_all(c, &[entry])).await {
+                        return Ok(super::status::storage(e).into_http());
+                    }
+                    Ok(status.into_http())
+                }
             }
         })
     }
 }
 
-async fn admit(guard: &Guard, request: &mut http::Request<Body>) -> Result<(), Status> {
+/// Let the call in, or the status to refuse it with and who was refused (when the token said).
+async fn admit(guard: &Guard, request: &mut http::Request<Body>) -> Result<(), (Status, Option<String>)> {
+    let anonymous = |status: Status| (status, None);
     let path = request.uri().path().to_owned();
     let Some(access) = permissions::access_for(&path) else {
         warn!(%path, "a call to a method with no permission entry was refused");
-        return Err(Status::unimplemented(format!("{path} is not served")));
+        return Err(anonymous(Status::unimplemented(format!("{path} is not served"))));
     };
     if access == Access::Public {
         return Ok(());
@@ -90,28 +106,31 @@ async fn admit(guard: &Guard, request: &mut http::Request<Body>) -> Result<(), S
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| {
-            Status::unauthenticated(
+            anonymous(Status::unauthenticated(
                 "no access token: send `authorization: Bearer <token>` (AuthService.Login)",
-            )
+            ))
         })?;
-    let principal = guard.auth.verify(token.trim()).await.map_err(|e| match e {
-        AuthError::Unauthenticated(m) => Status::unauthenticated(m),
-        other => super::status::auth(other),
+    let principal = guard.auth.verify(token.trim()).await.map_err(|e| {
+        anonymous(match e {
+            AuthError::Unauthenticated(m) => Status::unauthenticated(m),
+            other => super::status::auth(other),
+        })
     })?;
+    let refused = |status: Status| (status, Some(principal.subject.clone()));
     if guard.limiter.check_key(&principal.subject).is_err() {
         // Keys of principals gone quiet are dropped now and then, so the map stays the size of
         // the active staff.
         guard.limiter.retain_recent();
-        return Err(Status::resource_exhausted(format!(
+        return Err(refused(Status::resource_exhausted(format!(
             "rate limit: at most {} calls a second per user ([auth].calls_per_second); try again shortly",
             guard.auth.config().calls_per_second
-        )));
+        ))));
     }
     if let Access::Requires(permission) = access {
         if !principal.allows(permission) {
-            return Err(Status::permission_denied(format!(
+            return Err(refused(Status::permission_denied(format!(
                 "{path} needs the permission {permission}, which the caller's groups do not grant"
-            )));
+            ))));
         }
     }
     request.extensions_mut().insert(Arc::new(principal));

@@ -363,3 +363,30 @@ async fn each_user_has_a_rate_limit_of_their_own() {
     CounterServiceClient::new(h.channel_as(COLLEAGUE).await).open_session(open).await.unwrap();
     h.gateway.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_in_the_access_log_and_the_chain_verifies() {
+    use renkei_gateway::storage::audit::{self, Checkpointer, Search};
+    let h = Harness::start().await;
+    let mut colleague = AdminServiceClient::new(h.channel_as(COLLEAGUE).await);
+    let e = colleague.reload_mappings(pb::ReloadMappingsRequest {}).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let mut counter = h.counter().await;
+    h.open_session(&mut counter).await;
+
+    let db = h.gateway.state().db.clone();
+    let search = Search { action: Some("refused_call".into()), ..Search::default() };
+    let refused =
+        db.read(move |c| renkei_gateway::storage::AuditEntry::search(c, &search, 10)).await.unwrap();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].staff_id.as_deref(), Some(COLLEAGUE));
+    assert_eq!(refused[0].detail.as_deref(), Some("/renkei.v1.AdminService/ReloadMappings PermissionDenied"));
+
+    // The gateway's key signs the head; the chain checks under it.
+    let signer = Checkpointer::load_or_create(&h.data_dir().join("audit.key")).unwrap();
+    let key = signer.verifying_key();
+    db.write(move |c| signer.checkpoint(c)).await.unwrap().expect("a checkpoint of the new head");
+    let verified = db.read(move |c| audit::verify(c, &key, None, None)).await.unwrap().unwrap();
+    assert!(verified.entries >= 2 && verified.checkpoints == 1, "{verified:?}");
+    h.gateway.shutdown().await.unwrap();
+}
