@@ -62,10 +62,39 @@ pub struct SessionEvents {
     counters: Arc<Mutex<HashMap<String, Vec<String>>>>,
 }
 
+/// One watcher of a session. When the last one goes (dropped), the session's channel and its
+/// counter binding go with it: a channel holds its whole buffer from the start, so channels
+/// left behind by watchers that went away would add up.
+#[derive(Debug)]
+pub struct Watch {
+    pub receiver: broadcast::Receiver<SessionEvent>,
+    events: SessionEvents,
+    session_id: String,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let mut channels = self.events.channels.lock().expect("session events lock");
+        // This watcher's receiver is still counted until the fields drop after this body.
+        if channels.get(&self.session_id).is_some_and(|sender| sender.receiver_count() <= 1) {
+            channels.remove(&self.session_id);
+            drop(channels);
+            self.events.unbind(&self.session_id);
+        }
+    }
+}
+
 impl SessionEvents {
-    pub fn subscribe(&self, session_id: &str) -> broadcast::Receiver<SessionEvent> {
+    pub fn subscribe(&self, session_id: &str) -> Watch {
         let mut channels = self.channels.lock().expect("session events lock");
-        channels.entry(session_id.to_owned()).or_insert_with(|| broadcast::channel(BUFFER).0).subscribe()
+        let receiver =
+            channels.entry(session_id.to_owned()).or_insert_with(|| broadcast::channel(BUFFER).0).subscribe();
+        Watch { receiver, events: self.clone(), session_id: session_id.to_owned() }
+    }
+
+    /// Sessions with a channel (someone watches them), for tests and metrics.
+    pub fn watched(&self) -> usize {
+        self.channels.lock().expect("session events lock").len()
     }
 
     /// Send `event` to the session's watchers, if any. Channels nobody watches are dropped here.
@@ -78,10 +107,13 @@ impl SessionEvents {
         }
     }
 
-    /// Also send `session_id`'s watchers the events of `counter_id` (its card reader).
     /// The session has ended: drop its channel (its watchers' streams end) and its counter binding.
     pub fn forget(&self, session_id: &str) {
         self.channels.lock().expect("session events lock").remove(session_id);
+        self.unbind(session_id);
+    }
+
+    fn unbind(&self, session_id: &str) {
         let mut counters = self.counters.lock().expect("session events lock");
         for sessions in counters.values_mut() {
             sessions.retain(|s| s != session_id);
@@ -89,6 +121,7 @@ impl SessionEvents {
         counters.retain(|_, sessions| !sessions.is_empty());
     }
 
+    /// Also send `session_id`'s watchers the events of `counter_id` (its card reader).
     pub fn bind_counter(&self, session_id: &str, counter_id: &str) {
         let mut counters = self.counters.lock().expect("session events lock");
         let sessions = counters.entry(counter_id.to_owned()).or_default();

@@ -4,6 +4,18 @@
 //! [server]
 //! grpc_listen = "127.0.0.1:50051"
 //! http_listen = "127.0.0.1:8080"
+//! # allow_plaintext = true                 # without [server.tls] on a non-loopback address
+//! max_connections = 1024                   # per listener; more are closed at once
+//! header_read_timeout_ms = 10000           # a new connection's first bytes; HTTP/1: a request's head or an idle keep-alive
+//! tls_handshake_timeout_ms = 10000
+//! keepalive_interval_s = 60                # gRPC: HTTP/2 pings on quiet connections …
+//! keepalive_timeout_s = 20                 # … and the connection ends when one goes unanswered
+//!
+//! [server.tls]                             # both listeners (docs/SECURITY.md)
+//! cert_file = "/etc/renkei/tls/server.pem" # the server's certificate chain (PEM)
+//! key_file = "/etc/renkei/tls/server.key"  # its private key (PEM, PKCS#8/PKCS#1/SEC1)
+//! # client_ca_file = "/etc/renkei/tls/terminals-ca.pem"  # gRPC: terminals' certificates from this CA
+//! # client_certificates = "required"       # or "optional"; the subject's CN is the terminal id
 //!
 //! [storage]
 //! data_dir = "renkei-data"                 # SQLite file renkei.db is created here
@@ -185,6 +197,22 @@ pub struct ServerConfig {
     pub grpc_listen: SocketAddr,
     /// HTTP (`/healthz`, `/readyz`).
     pub http_listen: SocketAddr,
+    /// TLS on both listeners; without it they serve plaintext, which a non-loopback address
+    /// allows only with `allow_plaintext`.
+    pub tls: Option<TlsConfig>,
+    /// Serve plaintext on a non-loopback address (behind a TLS-terminating proxy, say).
+    pub allow_plaintext: bool,
+    /// Open connections per listener; a connection beyond them is closed as it arrives, so a
+    /// flood of idle connections cannot take the descriptors the other listener needs.
+    pub max_connections: usize,
+    /// How long a new connection may take to send its first bytes (both listeners), and on
+    /// HTTP/1 how long a request's head may take, which also ends idle keep-alive connections.
+    pub header_read_timeout_ms: u64,
+    pub tls_handshake_timeout_ms: u64,
+    /// gRPC: HTTP/2 pings on a quiet connection, every this many seconds …
+    pub keepalive_interval_s: u64,
+    /// … and how long an unanswered ping waits before the connection is closed.
+    pub keepalive_timeout_s: u64,
 }
 
 impl Default for ServerConfig {
@@ -192,8 +220,41 @@ impl Default for ServerConfig {
         Self {
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             http_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls: None,
+            allow_plaintext: false,
+            max_connections: 1024,
+            header_read_timeout_ms: 10_000,
+            tls_handshake_timeout_ms: 10_000,
+            keepalive_interval_s: 60,
+            keepalive_timeout_s: 20,
         }
     }
+}
+
+/// `[server.tls]`: the server's certificate, and optionally the CA of the counter terminals'
+/// client certificates (mutual TLS on the gRPC listener).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, leaf first (PEM).
+    pub cert_file: PathBuf,
+    /// The certificate's private key (PEM).
+    pub key_file: PathBuf,
+    /// The city's CA for terminals (PEM). With it, gRPC clients present a certificate it
+    /// signed, and its subject's common name becomes the terminal id of their sessions.
+    pub client_ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub client_certificates: ClientCertificates,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientCertificates {
+    /// A gRPC connection without a certificate from `client_ca_file` is refused.
+    #[default]
+    Required,
+    /// A certificate is checked when presented; without one, sessions have no terminal id.
+    Optional,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

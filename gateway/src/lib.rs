@@ -20,6 +20,7 @@ pub mod cards;
 pub mod config;
 pub mod grpc;
 mod http;
+mod listen;
 pub mod server;
 /// The database (the `renkei-store` crate), under the name the gateway's modules use.
 pub use renkei_store as storage;

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use renkei_auth::Authenticator;
@@ -18,7 +19,6 @@ use renkei_proto::v1::counter_service_server::CounterServiceServer;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
-use tonic::transport::server::TcpIncoming;
 use tracing::info;
 
 use crate::cards::CardReaders;
@@ -74,6 +74,10 @@ impl RunningGateway {
 
 /// Start every part of the gateway and return once it is listening.
 pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
+    // The listeners' settings first: a TLS or exposure mistake is named before anything opens.
+    crate::listen::check_plaintext(&config.server)?;
+    let grpc_tls = crate::listen::grpc_tls(&config.server)?;
+    let http_tls = crate::listen::http_tls(&config.server)?;
     let mappings = Arc::new(LiveMappings::load(config.mappings.dir.clone())?);
     let (resident_record, systems) = systems::build(&config.systems, mappings.clone())?;
     let url = config.storage.database_url();
@@ -138,7 +142,14 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     let reflection_v1 = reflection(tonic_reflection::server::Builder::configure()).build_v1()?;
     let reflection_v1alpha = reflection(tonic_reflection::server::Builder::configure()).build_v1alpha()?;
 
-    let router = tonic::transport::Server::builder()
+    let server = &config.server;
+    let mut builder = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(server.keepalive_interval_s)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(server.keepalive_timeout_s)));
+    if let Some(tls) = grpc_tls {
+        builder = builder.tls_config(tls).context("[server.tls]")?;
+    }
+    let router = builder
         // Every call passes the guard: the token, and the permission its method needs.
         .layer(Guard::new(auth.clone(), db.clone()))
         .add_service(health_service)
@@ -155,17 +166,12 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
                     .saturating_add(64 * 1024),
             ),
         );
-    let mut stop = shutdown_rx.clone();
+    let (mut stop, incoming) = (shutdown_rx.clone(), crate::listen::limited(grpc_listener, server));
     tasks.spawn(async move {
         router
-            // TCP_NODELAY: without it a response waits on the peer's delayed ACK (~40 ms on
-            // Linux) whenever it follows a small write, which dominates a counter call's latency.
-            .serve_with_incoming_shutdown(
-                TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
-                async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                },
-            )
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
             .await
             .context("gRPC server")
     });
@@ -198,13 +204,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         });
     }
 
-    let mut stop = shutdown_rx.clone();
-    let http_app = http::router(db.clone(), push);
+    let (stop, http_app, server) =
+        (shutdown_rx.clone(), http::router(db.clone(), push), config.server.clone());
     tasks.spawn(async move {
-        axum::serve(http_listener, http_app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
+        crate::listen::serve_http(http_listener, http_app, http_tls, &server, stop)
             .await
             .context("HTTP server")
     });

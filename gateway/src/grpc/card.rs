@@ -70,7 +70,7 @@ impl CardService for CardApi {
         &self,
         _request: Request<pb::WatchReadersRequest>,
     ) -> Result<Response<Self::WatchReadersStream>, Status> {
-        let (snapshot, live) = self.state.cards.subscribe();
+        let (snapshot, mut live) = self.state.cards.subscribe();
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         tokio::spawn(async move {
             for event in &snapshot {
@@ -78,7 +78,7 @@ impl CardService for CardApi {
                     return;
                 }
             }
-            super::forward_live(live, tx, |e| reader_event_to_proto(&e), "reader events").await;
+            super::forward_live(&mut live, tx, |e| reader_event_to_proto(&e), "reader events").await;
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }

@@ -95,7 +95,8 @@ impl CounterService for CounterApi {
         request: Request<pb::OpenSessionRequest>,
     ) -> Result<Response<pb::Session>, Status> {
         let caller = guard::principal_of(&request)?;
-        let terminal = String::new();
+        // The terminal is its client certificate's subject (mutual TLS), never the request's say.
+        let terminal = caller.terminal.clone().unwrap_or_default();
         let r = request.into_inner();
         short_id("counter_id", &r.counter_id, MAX_ID_LEN).map_err(|e| invalid("", e.into()))?;
         let row = SessionRow::open(&r.counter_id, &caller.subject, &terminal);
@@ -422,8 +423,9 @@ impl CounterService for CounterApi {
     ) -> Result<Response<Self::WatchSessionStream>, Status> {
         let caller = guard::principal_of(&request)?;
         let session = self.state.session(&caller, &request.into_inner().session_id).await?;
-        // Subscribe before reading the current state, so nothing falls between the two.
-        let live = self.state.events.subscribe(&session.id);
+        // Subscribe before reading the current state, so nothing falls between the two. The
+        // watch is held by the stream's task: when it ends, so does the subscription.
+        let mut live = self.state.events.subscribe(&session.id);
         self.state.events.bind_counter(&session.id, &session.counter_id);
         let id = session.id.clone();
         let (current, work) = self
@@ -464,8 +466,13 @@ impl CounterService for CounterApi {
                     return;
                 }
             }
-            super::forward_live(live, tx, |event| convert::session_event_to_proto(&event), "session events")
-                .await;
+            super::forward_live(
+                &mut live.receiver,
+                tx,
+                |event| convert::session_event_to_proto(&event),
+                "session events",
+            )
+            .await;
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }

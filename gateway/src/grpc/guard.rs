@@ -110,7 +110,7 @@ async fn admit(guard: &Guard, request: &mut http::Request<Body>) -> Result<(), (
                 "no access token: send `authorization: Bearer <token>` (AuthService.Login)",
             ))
         })?;
-    let principal = guard.auth.verify(token.trim()).await.map_err(|e| {
+    let mut principal = guard.auth.verify(token.trim()).await.map_err(|e| {
         anonymous(match e {
             AuthError::Unauthenticated(m) => Status::unauthenticated(m),
             other => super::status::auth(other),
@@ -133,6 +133,7 @@ async fn admit(guard: &Guard, request: &mut http::Request<Body>) -> Result<(), (
             ))));
         }
     }
+    principal.terminal = crate::listen::terminal_of(request.extensions());
     request.extensions_mut().insert(Arc::new(principal));
     Ok(())
 }

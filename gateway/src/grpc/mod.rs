@@ -155,7 +155,7 @@ impl GatewayState {
 /// the client goes away or the channel closes. A watcher that fell behind is told how many
 /// events it missed (`what`, e.g. "session events") and the stream ends, so it can watch again.
 pub(crate) async fn forward_live<T: Clone, U>(
-    mut live: tokio::sync::broadcast::Receiver<T>,
+    live: &mut tokio::sync::broadcast::Receiver<T>,
     tx: tokio::sync::mpsc::Sender<Result<U, Status>>,
     convert: impl Fn(T) -> U,
     what: &str,

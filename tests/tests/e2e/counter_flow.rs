@@ -381,3 +381,45 @@ async fn card_facts_a_client_claims_are_for_staff_to_confirm_not_high_assurance(
     );
     assert_eq!(evidence.assurance, renkei_model::AssuranceLevel::Low);
 }
+
+/// A session's event channel lives while someone watches it: watchers that go away (or a
+/// session that closes) leave nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchers_that_leave_free_their_sessions_event_channels() {
+    let h = Harness::start().await;
+    let mut counter = h.counter().await;
+    let events = &h.gateway.state().events;
+    let mut streams = Vec::new();
+    let mut sessions = Vec::new();
+    for _ in 0..50 {
+        let id = h.open_session(&mut counter).await;
+        // Two watchers of the same session share one channel.
+        for _ in 0..2 {
+            let stream =
+                counter.watch_session(pb::WatchSessionRequest { session_id: id.clone() }).await.unwrap();
+            streams.push(stream.into_inner());
+        }
+        sessions.push(id);
+    }
+    assert_eq!(events.watched(), 50);
+
+    // One of each pair leaves: the channels stay for the other.
+    let mut kept = Vec::new();
+    for (i, stream) in streams.into_iter().enumerate() {
+        if i % 2 == 0 {
+            kept.push(stream);
+        }
+    }
+    let settle = || tokio::time::sleep(std::time::Duration::from_millis(300));
+    settle().await;
+    assert_eq!(events.watched(), 50);
+
+    // The rest leave, except one whose session is closed instead.
+    let last = kept.pop().unwrap();
+    drop(kept);
+    settle().await;
+    assert_eq!(events.watched(), 1);
+    counter.close_session(pb::CloseSessionRequest { session_id: sessions[49].clone() }).await.unwrap();
+    assert_eq!(events.watched(), 0);
+    drop(last);
+}

@@ -10,3 +10,4 @@ mod harness;
 mod mappings;
 mod online;
 mod planning;
+mod tls;
