@@ -72,6 +72,10 @@ pub enum Rule {
     Era { era: &'static str, reason: &'static str },
     #[error("is not a known {table} code")]
     UnknownCode { table: &'static str },
+    #[error("is not a field of the procedure's form")]
+    NotOnForm,
+    #[error("reads as an individual number, which only a field declared for one may hold")]
+    IndividualNumberNotDeclared,
     #[error("{0}")]
     Other(&'static str),
 }

@@ -196,6 +196,48 @@ impl IndividualNumber {
         Ok(Self(s.to_owned()))
     }
 
+    /// Whether `text` holds something that reads as an individual number: twelve digits
+    /// (half- or full-width, spaces and hyphens between them allowed) whose last is their check
+    /// digit. Fields that do not declare one refuse such a value, so a number cannot be stored
+    /// where nobody protects it.
+    ///
+    /// ```
+    /// use renkei_model::IndividualNumber;
+    /// assert!(IndividualNumber::appears_in("番号 1234-5678-9018 です"));
+    /// assert!(IndividualNumber::appears_in("１２３４５６７８９０１８"));
+    /// assert!(!IndividualNumber::appears_in("123456789019"));   // the check digit is 8
+    /// assert!(!IndividualNumber::appears_in("0123456789018"));  // thirteen digits
+    /// ```
+    pub fn appears_in(text: &str) -> bool {
+        let mut run: Vec<u8> = Vec::new();
+        let check = |run: &mut Vec<u8>| {
+            let found = run.len() == 12 && Self::check_digit(&run[..11]) == run[11];
+            run.clear();
+            found
+        };
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            let digit = match c {
+                '0'..='9' => Some(c as u32 - '0' as u32),
+                '０'..='９' => Some(c as u32 - '０' as u32),
+                _ => None,
+            };
+            match digit {
+                Some(d) => run.push(d as u8),
+                // A separator inside a run of digits keeps the run going.
+                None if matches!(c, ' ' | '-' | '　' | '－' | '‐')
+                    && !run.is_empty()
+                    && chars.peek().is_some_and(|n| n.is_ascii_digit() || ('０'..='９').contains(n)) => {}
+                None => {
+                    if check(&mut run) {
+                        return true;
+                    }
+                }
+            }
+        }
+        check(&mut run)
+    }
+
     /// The number with `first_eleven` (exactly eleven digits) and its check digit.
     pub fn from_first_eleven(first_eleven: &str) -> Result<Self, ValidationError> {
         let digits = digits_of(first_eleven, 11, 11)?;

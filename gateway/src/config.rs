@@ -11,6 +11,11 @@
 //! keepalive_interval_s = 60                # gRPC: HTTP/2 pings on quiet connections …
 //! keepalive_timeout_s = 20                 # … and the connection ends when one goes unanswered
 //!
+//! [server.limits]                          # every request, as it is decoded (docs/SECURITY.md)
+//! string_bytes = 1024                      # the longest string, in UTF-8 bytes …
+//! list_items = 100                         # … and the most items of a list or map
+//! fields = { "renkei.v1.OcrEvidence.json" = 65536, "renkei.v1.QrEvidence.payload" = 2048 }
+//!
 //! [server.tls]                             # both listeners (docs/SECURITY.md)
 //! cert_file = "/etc/renkei/tls/server.pem" # the server's certificate chain (PEM)
 //! key_file = "/etc/renkei/tls/server.key"  # its private key (PEM, PKCS#8/PKCS#1/SEC1)
@@ -127,6 +132,49 @@ pub struct Config {
     pub audit: AuditConfig,
 }
 
+/// The bounds on every request (`renkei_proto::limits`): strings, lists and maps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// The longest string, in UTF-8 bytes, of a field `fields` does not name.
+    pub string_bytes: usize,
+    /// The most items in a repeated field, or entries in a map.
+    pub list_items: usize,
+    /// The longest string of particular fields, by full name; entries replace the defaults
+    /// one by one.
+    pub fields: BTreeMap<String, usize>,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let limits = renkei_proto::limits::Limits::default();
+        Self { string_bytes: limits.string_bytes, list_items: limits.list_items, fields: limits.fields }
+    }
+}
+
+impl LimitsConfig {
+    /// The limits to install; a field name that no request has is an error.
+    pub fn limits(&self) -> anyhow::Result<renkei_proto::limits::Limits> {
+        let mut fields = renkei_proto::limits::Limits::default().fields;
+        fields.extend(self.fields.clone());
+        let limits = renkei_proto::limits::Limits {
+            string_bytes: self.string_bytes,
+            list_items: self.list_items,
+            fields,
+        };
+        if let Some(name) = limits.unknown_field() {
+            anyhow::bail!(
+                "[server.limits].fields: no request has a field {name:?} (write renkei.v1.Message.field)"
+            );
+        }
+        anyhow::ensure!(
+            self.string_bytes > 0 && self.list_items > 0,
+            "[server.limits]: bounds must be above 0"
+        );
+        Ok(limits)
+    }
+}
+
 /// The access log's signed checkpoints (`renkei audit verify` checks them).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -213,6 +261,7 @@ pub struct ServerConfig {
     pub keepalive_interval_s: u64,
     /// … and how long an unanswered ping waits before the connection is closed.
     pub keepalive_timeout_s: u64,
+    pub limits: LimitsConfig,
 }
 
 impl Default for ServerConfig {
@@ -227,6 +276,7 @@ impl Default for ServerConfig {
             tls_handshake_timeout_ms: 10_000,
             keepalive_interval_s: 60,
             keepalive_timeout_s: 20,
+            limits: LimitsConfig::default(),
         }
     }
 }

@@ -76,6 +76,7 @@ impl RunningGateway {
 pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     // The listeners' settings first: a TLS or exposure mistake is named before anything opens.
     crate::listen::check_plaintext(&config.server)?;
+    let limits = config.server.limits.limits()?;
     let grpc_tls = crate::listen::grpc_tls(&config.server)?;
     let http_tls = crate::listen::http_tls(&config.server)?;
     let mappings = Arc::new(LiveMappings::load(config.mappings.dir.clone())?);
@@ -151,7 +152,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     }
     let router = builder
         // Every call passes the guard: the token, and the permission its method needs.
-        .layer(Guard::new(auth.clone(), db.clone()))
+        .layer(Guard::new(auth.clone(), db.clone(), limits))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -48,6 +48,14 @@ pub struct FormField {
     /// refuses a field of a procedure with a mapping that is neither sent nor declared here.
     #[serde(default)]
     pub not_sent: Option<String>,
+    /// The field holds an individual number (特定個人情報). A value that reads as one is refused
+    /// in any other field.
+    #[serde(default)]
+    pub individual_number: bool,
+    /// Carried only by applications made online (the online service's receipt number): the
+    /// counter's form does not show it.
+    #[serde(default)]
+    pub online_only: bool,
 }
 
 impl FormField {

@@ -6,6 +6,8 @@
 #![allow(missing_debug_implementations)] // generated code
 #![allow(clippy::all)]
 
+pub mod limits;
+
 pub mod v1 {
     tonic::include_proto!("renkei.v1");
 

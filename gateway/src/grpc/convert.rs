@@ -278,7 +278,8 @@ pub fn draft_to_application(
     };
     let mut fields = prefilled.map(|f| f.fields.clone()).unwrap_or_default();
     for (name, value) in &d.fields {
-        let at = format!("fields.{name}");
+        // The name is the client's: an error shows a short prefix of it.
+        let at = format!("fields.{}", renkei_proto::limits::echo(name));
         if let Err(e) = renkei_model::validate_field_name(name) {
             errors.push(e.under(&at));
             continue;

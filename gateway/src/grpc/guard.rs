@@ -26,15 +26,17 @@ pub struct Guard {
     limiter: Arc<Limiter>,
     /// Where refused calls are logged.
     db: Db,
+    /// What a request may carry, checked as it is decoded.
+    limits: Arc<renkei_proto::limits::Limits>,
 }
 
 impl Guard {
-    pub fn new(auth: Arc<Authenticator>, db: Db) -> Guard {
+    pub fn new(auth: Arc<Authenticator>, db: Db, limits: renkei_proto::limits::Limits) -> Guard {
         let config = auth.config();
         let quota =
             governor::Quota::per_second(NonZeroU32::new(config.calls_per_second).unwrap_or(NonZeroU32::MIN))
                 .allow_burst(NonZeroU32::new(config.calls_burst).unwrap_or(NonZeroU32::MIN));
-        Guard { auth, limiter: Arc::new(governor::RateLimiter::keyed(quota)), db }
+        Guard { auth, limiter: Arc::new(governor::RateLimiter::keyed(quota)), db, limits: Arc::new(limits) }
     }
 }
 
@@ -72,7 +74,17 @@ where
         let guard = self.guard.clone();
         Box::pin(async move {
             match admit(&guard, &mut request).await {
-                Ok(()) => inner.call(request).await,
+                Ok(()) => {
+                    let (path, caller) = (request.uri().path().to_owned(), principal(&request));
+                    let response =
+                        renkei_proto::limits::within(guard.limits.clone(), inner.call(request)).await?;
+                    if let Some(entry) = call_entry(&path, caller.as_deref(), &response)
+                        && let Err(e) = guard.db.write(move |c| AuditEntry::insert_all(c, &[entry])).await
+                    {
+                        return Ok(super::status::storage(e).into_http());
+                    }
+                    Ok(response)
+                }
                 Err((status, who)) => {
                     // Every refusal is in the access log: who (when the token said), what, why.
                     let detail = format!("{} {:?}", request.uri().path(), status.code());
@@ -87,6 +99,34 @@ where
             }
         })
     }
+}
+
+fn principal(request: &http::Request<Body>) -> Option<Arc<Principal>> {
+    request.extensions().get::<Arc<Principal>>().cloned()
+}
+
+/// The access log's entry for an answered call: the method, its code and who called from where.
+/// The health service and reflection, which carry no one's data and answer load balancers every
+/// few seconds, have none.
+fn call_entry(path: &str, caller: Option<&Principal>, response: &http::Response<Body>) -> Option<AuditEntry> {
+    if path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.") {
+        return None;
+    }
+    // An error answers at once with its status in the headers ("trailers-only"); a success puts
+    // OK in the trailers, after the body.
+    let code = response
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        .map_or(tonic::Code::Ok, tonic::Code::from);
+    let terminal = caller
+        .and_then(|c| c.terminal.as_deref())
+        .map(|t| format!(" terminal={}", renkei_proto::limits::echo(t)));
+    let detail = format!("{path} {code:?}{}", terminal.unwrap_or_default());
+    let mut entry = AuditEntry::new("", "", "call", None, Some(detail));
+    entry.staff_id = caller.map(|c| c.subject.clone());
+    Some(entry)
 }
 
 /// Let the call in, or the status to refuse it with and who was refused (when the token said).

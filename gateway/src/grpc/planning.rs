@@ -280,6 +280,7 @@ fn evidence_from_proto(e: &pb::IdentityEvidence) -> Result<IdentityEvidence, Val
 fn form_layout(def: &ProcedureDef, event: Option<LifeEvent>) -> Vec<pb::FormField> {
     def.fields
         .iter()
+        .filter(|f| !f.online_only)
         .map(|f| pb::FormField {
             name: f.name.clone(),
             label: f.label.clone(),

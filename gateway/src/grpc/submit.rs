@@ -4,7 +4,7 @@
 //! under an idempotency key.
 
 use renkei_mappings::Catalog;
-use renkei_model::{Application, Processing, Rule, ValidationError, ValidationErrors};
+use renkei_model::{Application, IndividualNumber, Processing, Rule, ValidationError, ValidationErrors};
 use renkei_proto::v1 as pb;
 use tonic::Status;
 use tracing::info;
@@ -34,6 +34,21 @@ pub(crate) fn accept(
         ));
     };
     app.validate(&def.required_fields(app.life_event)).map_err(Unfit::Invalid)?;
+    // Only the form's fields, and an individual number only where the form declares one.
+    let mut errors = ValidationErrors::new();
+    for (name, value) in &app.fields {
+        let rule = match def.field(name) {
+            None => Rule::NotOnForm,
+            Some(field) if !field.individual_number && IndividualNumber::appears_in(value.value.as_str()) => {
+                Rule::IndividualNumberNotDeclared
+            }
+            Some(_) => continue,
+        };
+        errors.push(ValidationError::at(&format!("fields.{name}"), rule));
+    }
+    if !errors.is_empty() {
+        return Err(Unfit::Invalid(errors));
+    }
     // Procedures processed at the backyard center go to its work queue; the center delivers
     // them on to their core system, if any, when it completes them.
     let backyard = def.processing == Processing::BackyardCenter;

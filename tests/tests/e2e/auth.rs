@@ -390,3 +390,44 @@ async fn refusals_are_in_the_access_log_and_the_chain_verifies() {
     assert!(verified.entries >= 2 && verified.checkpoints == 1, "{verified:?}");
     h.gateway.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rpc_is_in_the_access_log_allowed_or_refused() {
+    let h = Harness::start().await;
+    let mut methods: Vec<(String, bool)> = served_methods(h.plain_channel().await)
+        .await
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("/renkei.v1."))
+        .collect();
+    // Logout last: it ends the token the others are called with.
+    methods.sort_by_key(|(p, _)| p.ends_with("/Logout"));
+    assert!(methods.len() > 20, "{methods:?}");
+    let mut codes = Vec::new();
+    for (path, streaming) in &methods {
+        codes.push(call(h.channel().await, path, *streaming).await.code());
+    }
+    // Some were allowed and some refused, and the log has each one.
+    assert!(codes.contains(&Code::PermissionDenied) || codes.contains(&Code::InvalidArgument), "{codes:?}");
+    let log = h
+        .gateway
+        .state()
+        .db
+        .read(|c| renkei_gateway::storage::AuditEntry::search(c, &Default::default(), 100_000))
+        .await
+        .unwrap();
+    for ((path, _), code) in methods.iter().zip(&codes) {
+        let entry = log
+            .iter()
+            .find(|e| e.detail.as_deref().is_some_and(|d| d.starts_with(&format!("{path} "))))
+            .unwrap_or_else(|| panic!("{path} ({code:?}) is not in the access log"));
+        assert!(entry.action == "call" || entry.action == "refused_call", "{path}: {}", entry.action);
+        if entry.action == "call" && !path.ends_with("/Login") && !path.ends_with("/Refresh") {
+            assert_eq!(entry.staff_id.as_deref(), Some(STAFF), "{path}");
+            assert!(
+                entry.detail.as_deref().unwrap().ends_with(&format!("{code:?}")),
+                "{path}: {:?}",
+                entry.detail
+            );
+        }
+    }
+}

@@ -7,6 +7,7 @@ mod core_systems;
 mod counter_flow;
 mod delivery;
 mod harness;
+mod limits;
 mod mappings;
 mod online;
 mod planning;
