@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use renkei_store::Db;
-use renkei_store::testing::on_both;
+use renkei_store::testing::{KEYS, on_both};
 
 use super::*;
 
@@ -128,7 +128,7 @@ impl Provider {
 #[tokio::test]
 async fn identity_provider_tokens_are_checked_against_its_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(&Db::sqlite_in(dir.path())).unwrap();
+    let db = Db::open(&Db::sqlite_in(dir.path()), KEYS.clone()).unwrap();
     let provider = Provider::new("k1");
     let jwks = dir.path().join("jwks.json");
     std::fs::write(&jwks, &provider.jwks).unwrap();

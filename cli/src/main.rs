@@ -14,6 +14,7 @@ mod conformance;
 mod demo;
 mod hub;
 mod intake;
+mod keys;
 mod mappings;
 mod qr;
 mod render;
@@ -90,6 +91,8 @@ enum Command {
     Groups(users::GroupsArgs),
     /// The access log: verify its chain, export it (JSON Lines, CSV), search it.
     Audit(audit::AuditArgs),
+    /// The keys personal data is sealed with: `renkei keys rotate` adds one and re-seals under it.
+    Keys(keys::KeysArgs),
 }
 
 /// Which database a command reads: the embedded SQLite file in --data-dir, or PostgreSQL.
@@ -101,16 +104,26 @@ struct DatabaseArgs {
     /// PostgreSQL URL, instead of --data-dir.
     #[arg(long, env = "RENKEI_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+    /// The keyring file personal data is sealed with (`[storage].key_file`; data.key in
+    /// --data-dir). RENKEI_DATA_KEYS, holding the keyring's lines, takes precedence.
+    #[arg(long = "keyring", value_name = "FILE")]
+    key_file: Option<PathBuf>,
 }
 
 impl DatabaseArgs {
+    /// The same storage settings `renkei serve` would use.
+    fn storage(&self) -> renkei_gateway::config::StorageConfig {
+        renkei_gateway::config::StorageConfig {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            key_file: self.key_file.clone(),
+        }
+    }
+
     async fn open(self) -> anyhow::Result<renkei_gateway::storage::Db> {
-        use renkei_gateway::storage::{DatabaseUrl, Db};
-        let url = match self.database_url {
-            Some(u) => DatabaseUrl::parse(&u),
-            None => Db::sqlite_in(&self.data_dir),
-        };
-        Ok(tokio::task::spawn_blocking(move || Db::open(&url)).await??)
+        let storage = self.storage();
+        let (url, keys) = (storage.database_url(), std::sync::Arc::new(storage.keyring()?));
+        Ok(tokio::task::spawn_blocking(move || renkei_gateway::storage::Db::open(&url, keys)).await??)
     }
 }
 
@@ -200,6 +213,7 @@ fn main() -> ExitCode {
         Command::Users(args) => online(&log, users::run(args)).map(success),
         Command::Groups(args) => users::run_groups(args).map(passed),
         Command::Audit(args) => online(&log, audit::run(args)).map(passed),
+        Command::Keys(args) => online(&log, keys::run(args)).map(success),
     };
     match result {
         Ok(code) => code,

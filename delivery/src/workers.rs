@@ -85,7 +85,8 @@ impl Deliverer {
     async fn claim(&self, worker: &str) -> Result<Vec<ClaimedDelivery>, StorageError> {
         let (worker, batch, lease) =
             (worker.to_owned(), i64::from(self.config.batch.max(1)), self.config.lease_ms as i64);
-        self.db.write(move |c| deliveries::claim(c, &worker, batch, lease)).await
+        let keys = self.db.keys().clone();
+        self.db.write(move |c| deliveries::claim(c, &keys, &worker, batch, lease)).await
     }
 
     async fn attempt(&self, worker: &str, delivery: ClaimedDelivery) {

@@ -24,6 +24,7 @@
 //!
 //! [storage]
 //! data_dir = "renkei-data"                 # SQLite file renkei.db is created here
+//! # key_file = "/etc/renkei/data.key"      # personal data is sealed under it (data_dir/data.key)
 //! # database_url = "postgres://renkei@db/renkei"   # instead, when replicas share the work
 //!
 //! [mappings]
@@ -314,15 +315,33 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
     /// A PostgreSQL URL (`postgres://…`) or a SQLite file; overrides `data_dir`.
     pub database_url: Option<String>,
+    /// The keyring personal data is sealed with (`renkei_store::sealed`): `data_dir/data.key`,
+    /// created mode 0600 at first start, when absent. The environment variable
+    /// `RENKEI_DATA_KEYS`, holding the keyring's lines, takes precedence over both.
+    pub key_file: Option<PathBuf>,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { data_dir: PathBuf::from("renkei-data"), database_url: None }
+        Self { data_dir: PathBuf::from("renkei-data"), database_url: None, key_file: None }
     }
 }
 
 impl StorageConfig {
+    /// The keyring file (also when the keys come from the environment: `renkei keys` writes it).
+    pub fn key_file(&self) -> PathBuf {
+        self.key_file.clone().unwrap_or_else(|| self.data_dir.join("data.key"))
+    }
+
+    /// The keyring: from `RENKEI_DATA_KEYS`, or the key file (created when absent).
+    pub fn keyring(&self) -> anyhow::Result<renkei_store::Keyring> {
+        match std::env::var(renkei_store::sealed::ENV) {
+            Ok(text) => renkei_store::Keyring::from_text(&text, renkei_store::sealed::ENV),
+            Err(_) => renkei_store::Keyring::load_or_create(&self.key_file()),
+        }
+        .map_err(|e| anyhow::anyhow!("[storage].key_file: {e}"))
+    }
+
     pub fn database_url(&self) -> DatabaseUrl {
         match &self.database_url {
             Some(url) => DatabaseUrl::parse(url),

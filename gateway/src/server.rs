@@ -83,7 +83,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     let (resident_record, systems) = systems::build(&config.systems, mappings.clone())?;
     let url = config.storage.database_url();
     info!(database = %url.redacted(), "opening storage");
-    let db = tokio::task::spawn_blocking(move || Db::open(&url)).await??;
+    let keys = Arc::new(config.storage.keyring()?);
+    let db = tokio::task::spawn_blocking(move || Db::open(&url, keys)).await??;
     let auth = Arc::new(
         Authenticator::new(db.clone(), config.auth.clone(), &config.storage.data_dir.join("token.key"))
             .await

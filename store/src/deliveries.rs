@@ -8,7 +8,7 @@
 use diesel::prelude::*;
 
 use super::schema::{applications, deliveries};
-use super::{AnyConnection, StorageError, now_ms};
+use super::{AnyConnection, Keyring, StorageError, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeliveryState {
@@ -120,6 +120,7 @@ macro_rules! due_ids {
 /// LOCKED`, so replicas claiming at the same moment take different rows; SQLite has one writer.
 pub fn claim(
     conn: &mut AnyConnection,
+    keys: &Keyring,
     worker: &str,
     limit: i64,
     lease_ms: i64,
@@ -155,12 +156,20 @@ pub fn claim(
             applications::payload,
         ))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|(id, application_id, target_system, attempts, session_id, procedure_id, payload)| {
-            ClaimedDelivery { id, application_id, target_system, attempts, session_id, procedure_id, payload }
+            let payload = keys.open(crate::submissions::PAYLOAD, &payload)?;
+            Ok(ClaimedDelivery {
+                id,
+                application_id,
+                target_system,
+                attempts,
+                session_id,
+                procedure_id,
+                payload,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Record how an attempt ended — only if `worker` still holds the claim, so a worker whose lease

@@ -8,7 +8,10 @@
 use diesel::prelude::*;
 
 use super::schema::{feed_changes, feed_cursors, feed_quarantine};
-use super::{AnyConnection, StorageError, now_ms};
+use super::{AnyConnection, Keyring, StorageError, now_ms};
+
+/// The sealed column a change's resident is kept in ([`crate::sealed`]).
+pub const RESIDENT: &str = "feed_changes.resident";
 
 /// The cursor row of the source (the last seq taken from the resident record).
 pub const SOURCE: &str = "source";
@@ -113,6 +116,7 @@ pub fn cursors(conn: &mut AnyConnection) -> Result<Vec<CursorRow>, StorageError>
 /// them, or `None` if `owner` no longer holds the source's lease.
 pub fn append(
     conn: &mut AnyConnection,
+    keys: &Keyring,
     owner: &str,
     subscribers: &[String],
     entries: &[JournalEntry],
@@ -148,7 +152,8 @@ pub fn append(
         if entry.seq != position + 1 {
             return Err(StorageError::Gap { expected: position + 1, got: entry.seq });
         }
-        diesel::insert_into(feed_changes::table).values(entry).execute(conn)?;
+        let sealed = JournalEntry { resident: keys.seal(RESIDENT, &entry.resident)?, ..entry.clone() };
+        diesel::insert_into(feed_changes::table).values(&sealed).execute(conn)?;
         position = entry.seq;
         added += 1;
     }
@@ -199,16 +204,18 @@ pub fn record_failure(
 /// Journal entries with `after < seq <= through`, oldest first, at most `limit`.
 pub fn entries(
     conn: &mut AnyConnection,
+    keys: &Keyring,
     after: i64,
     through: i64,
     limit: i64,
 ) -> Result<Vec<JournalEntry>, StorageError> {
-    Ok(feed_changes::table
+    let rows: Vec<JournalEntry> = feed_changes::table
         .filter(feed_changes::seq.gt(after).and(feed_changes::seq.le(through)))
         .order(feed_changes::seq)
         .limit(limit)
         .select(JournalEntry::as_select())
-        .load(conn)?)
+        .load(conn)?;
+    rows.into_iter().map(|e| Ok(JournalEntry { resident: keys.open(RESIDENT, &e.resident)?, ..e })).collect()
 }
 
 /// The newest seq in the journal's source cursor (0 before anything arrived).

@@ -10,6 +10,7 @@ pub mod deliveries;
 pub mod feed;
 pub mod kpi;
 pub mod schema;
+pub mod sealed;
 mod sessions;
 pub mod submissions;
 mod users;
@@ -17,11 +18,13 @@ mod visits;
 pub mod work_items;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+pub use sealed::Keyring;
 
 pub use audit::AuditEntry;
 pub use deliveries::{ClaimedDelivery, DeliveryOutcome, DeliveryRow, DeliveryState};
@@ -105,9 +108,12 @@ impl r2d2::ManageConnection for Manager {
                 let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
                 // The busy timeout covers the short waits between our own connections;
                 // synchronous=FULL makes a commit survive power loss, which "nothing acknowledged
-                // is lost" needs. (WAL is set once per file, in `Db::open`.)
+                // is lost" needs. (WAL is set once per file, in `Db::open`.) secure_delete
+                // overwrites what a change frees, so a value sealed in place of one written in the
+                // clear (before renkei sealed it) does not linger in a free page.
                 conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                     PRAGMA secure_delete = ON;",
                 )
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(AnyConnection::Sqlite(conn))
@@ -134,6 +140,7 @@ pub struct Db {
     read: Pool,
     write: Pool,
     url: DatabaseUrl,
+    keys: Arc<Keyring>,
 }
 
 impl std::fmt::Debug for Db {
@@ -144,11 +151,18 @@ impl std::fmt::Debug for Db {
 
 impl Db {
     /// Open (creating a SQLite file and its directory if needed) and run pending migrations.
-    pub fn open(url: &DatabaseUrl) -> Result<Db, StorageError> {
+    /// Personal data is sealed with `keys` ([`sealed`]).
+    pub fn open(url: &DatabaseUrl, keys: Arc<Keyring>) -> Result<Db, StorageError> {
         if let DatabaseUrl::Sqlite(path) = url {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| StorageError::Setup(format!("creating {}: {e}", dir.display())))?;
+            }
+            // Readable by renkei's user only; SQLite gives its WAL and shared-memory files the
+            // database file's mode.
+            if !path.exists() {
+                write_private(path, b"")
+                    .map_err(|e| StorageError::Setup(format!("creating {}: {e}", path.display())))?;
             }
             // WAL (readers beside the writer) is a property of the file. Switching needs the file
             // to itself, so it is done here, before the pools open their connections.
@@ -176,7 +190,7 @@ impl Db {
         };
         migrated.map_err(|e| StorageError::Setup(format!("migrations: {e}")))?;
         drop(conn);
-        Ok(Db { read, write, url: url.clone() })
+        Ok(Db { read, write, url: url.clone(), keys })
     }
 
     /// The default embedded database in `data_dir`.
@@ -186,6 +200,11 @@ impl Db {
 
     pub fn url(&self) -> &DatabaseUrl {
         &self.url
+    }
+
+    /// The keys personal data is sealed with.
+    pub fn keys(&self) -> &Arc<Keyring> {
+        &self.keys
     }
 
     pub fn is_sqlite(&self) -> bool {

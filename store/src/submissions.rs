@@ -6,7 +6,10 @@ use diesel::prelude::*;
 use super::deliveries::insert_pending;
 use super::schema::{applications, deliveries, submissions};
 use super::work_items::{self, WorkState};
-use super::{AnyConnection, StorageError, now_ms};
+use super::{AnyConnection, Keyring, StorageError, now_ms};
+
+/// The sealed column an application's body is kept in ([`crate::sealed`]).
+pub const PAYLOAD: &str = "applications.payload";
 
 /// An application ready to be committed.
 #[derive(Debug, Clone)]
@@ -78,6 +81,7 @@ struct ApplicationInsert<'a> {
 /// deliveries are committed together or not at all.
 pub fn submit(
     conn: &mut AnyConnection,
+    keys: &Keyring,
     session_id: &str,
     key: &str,
     request_sha256: &str,
@@ -100,6 +104,7 @@ pub fn submit(
         .execute(conn)?;
     for (position, app) in apps.iter().enumerate() {
         let application_id = uuid::Uuid::now_v7().to_string();
+        let payload = keys.seal(PAYLOAD, &app.payload)?;
         diesel::insert_into(applications::table)
             .values(ApplicationInsert {
                 id: &application_id,
@@ -108,7 +113,7 @@ pub fn submit(
                 position: position as i32,
                 procedure_id: &app.procedure_id,
                 target_system: &app.target_system,
-                payload: &app.payload,
+                payload: &payload,
                 status: renkei_model::ApplicationStatus::Submitted.as_str(),
                 created_at_ms: now,
                 updated_at_ms: now,
@@ -193,13 +198,15 @@ pub fn applications_of_session(
 /// The application `id` as committed (renkei's canonical model, provenance and all).
 pub fn committed_application(
     conn: &mut AnyConnection,
+    keys: &Keyring,
     id: &str,
 ) -> Result<Option<renkei_model::Application>, StorageError> {
     let payload: Option<String> =
         applications::table.find(id).select(applications::payload).first(conn).optional()?;
     payload
         .map(|p| {
-            serde_json::from_str(&p).map_err(|e| StorageError::Corrupt(format!("applications.payload: {e}")))
+            serde_json::from_str(&keys.open(PAYLOAD, &p)?)
+                .map_err(|e| StorageError::Corrupt(format!("applications.payload: {e}")))
         })
         .transpose()
 }

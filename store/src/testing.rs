@@ -50,6 +50,11 @@ impl Drop for TempPostgres {
     }
 }
 
+/// The keyring of every test database: one per test process, so a test seals and opens with
+/// the same keys its database was opened with.
+pub static KEYS: std::sync::LazyLock<std::sync::Arc<crate::Keyring>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::new(crate::Keyring::ephemeral()));
+
 /// Run `scenario` on a fresh SQLite file and on a fresh PostgreSQL database.
 pub async fn on_both<F, Fut>(scenario: F)
 where
@@ -59,7 +64,7 @@ where
     let dir = tempfile::tempdir().unwrap();
     let sqlite = tokio::task::spawn_blocking({
         let url = Db::sqlite_in(dir.path());
-        move || Db::open(&url)
+        move || Db::open(&url, KEYS.clone())
     })
     .await
     .unwrap()
@@ -67,7 +72,7 @@ where
     scenario(sqlite).await;
     if let Some(pg) = TempPostgres::create() {
         let url = DatabaseUrl::parse(&pg.url);
-        let db = tokio::task::spawn_blocking(move || Db::open(&url)).await.unwrap().unwrap();
+        let db = tokio::task::spawn_blocking(move || Db::open(&url, KEYS.clone())).await.unwrap().unwrap();
         scenario(db).await;
     }
 }

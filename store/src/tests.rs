@@ -8,7 +8,7 @@ use super::deliveries::{self, DeliveryOutcome, DeliveryState};
 use super::submissions::{self, NewApplication, SubmissionOutcome};
 use super::*;
 
-use crate::testing::on_both;
+use crate::testing::{KEYS, on_both};
 
 async fn new_session(db: &Db) -> String {
     let row = SessionRow::open("c", "s", "");
@@ -33,7 +33,7 @@ fn apps(n: usize) -> Vec<NewApplication> {
 
 async fn submit(db: &Db, session: &str, key: &str, hash: &str, n: usize) -> SubmissionOutcome {
     let (session, key, hash) = (session.to_owned(), key.to_owned(), hash.to_owned());
-    db.write(move |c| submissions::submit(c, &session, &key, &hash, &apps(n))).await.unwrap()
+    db.write(move |c| submissions::submit(c, &KEYS, &session, &key, &hash, &apps(n))).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +64,8 @@ async fn concurrent_claims_take_disjoint_deliveries() {
                     let mut mine = Vec::new();
                     loop {
                         let worker = format!("w{w}");
-                        let got = db.write(move |c| deliveries::claim(c, &worker, 3, 60_000)).await.unwrap();
+                        let got =
+                            db.write(move |c| deliveries::claim(c, &KEYS, &worker, 3, 60_000)).await.unwrap();
                         if got.is_empty() {
                             return mine;
                         }
@@ -89,7 +90,7 @@ async fn outcomes_leases_and_requeue() {
     on_both(|db| async move {
         let session = new_session(&db).await;
         submit(&db, &session, "k", "h", 1).await;
-        let claimed = db.write(|c| deliveries::claim(c, "w1", 10, 60_000)).await.unwrap();
+        let claimed = db.write(|c| deliveries::claim(c, &KEYS, "w1", 10, 60_000)).await.unwrap();
         assert_eq!(claimed.len(), 1);
         assert_eq!(claimed[0].attempts, 1);
         let id = claimed[0].id.clone();
@@ -102,7 +103,7 @@ async fn outcomes_leases_and_requeue() {
         let (i, o) =
             (id.clone(), DeliveryOutcome::Retry { error: "503".into(), retry_at_ms: now_ms() + 60_000 });
         assert!(db.write(move |c| deliveries::finish(c, &i, "w1", &o)).await.unwrap());
-        assert!(db.write(|c| deliveries::claim(c, "w1", 10, 60_000)).await.unwrap().is_empty());
+        assert!(db.write(|c| deliveries::claim(c, &KEYS, "w1", 10, 60_000)).await.unwrap().is_empty());
 
         // Dead-lettered, then put back by an operator, then delivered.
         let i = id.clone();
@@ -114,7 +115,7 @@ async fn outcomes_leases_and_requeue() {
         })
         .await
         .unwrap();
-        let again = db.write(|c| deliveries::claim(c, "w1", 10, 60_000)).await.unwrap();
+        let again = db.write(|c| deliveries::claim(c, &KEYS, "w1", 10, 60_000)).await.unwrap();
         assert_eq!(again[0].attempts, 2);
         let (i, o) = (id.clone(), DeliveryOutcome::Dead { error: "gave up".into() });
         assert!(db.write(move |c| deliveries::finish(c, &i, "w1", &o)).await.unwrap());
@@ -122,11 +123,11 @@ async fn outcomes_leases_and_requeue() {
         assert!(db.write(move |c| deliveries::requeue(c, &i)).await.unwrap());
         let i = id.clone();
         assert!(!db.write(move |c| deliveries::requeue(c, &i)).await.unwrap(), "only dead or rejected");
-        let third = db.write(|c| deliveries::claim(c, "w3", 10, 60_000)).await.unwrap();
+        let third = db.write(|c| deliveries::claim(c, &KEYS, "w3", 10, 60_000)).await.unwrap();
         assert_eq!(third[0].attempts, 3);
 
         // An expired lease is claimed again by someone else.
-        let expired = db.write(|c| deliveries::claim(c, "w4", 10, -1)).await.unwrap();
+        let expired = db.write(|c| deliveries::claim(c, &KEYS, "w4", 10, -1)).await.unwrap();
         assert!(expired.is_empty(), "w3's lease is still running");
         let i = id.clone();
         db.write(move |c| {
@@ -137,7 +138,7 @@ async fn outcomes_leases_and_requeue() {
         })
         .await
         .unwrap();
-        let taken_over = db.write(|c| deliveries::claim(c, "w4", 10, 60_000)).await.unwrap();
+        let taken_over = db.write(|c| deliveries::claim(c, &KEYS, "w4", 10, 60_000)).await.unwrap();
         assert_eq!(taken_over.len(), 1);
         let (i, o) = (id.clone(), DeliveryOutcome::Delivered { receipt: "R1".into() });
         assert!(!db.write(move |c| deliveries::finish(c, &i, "w3", &o)).await.unwrap(), "w3 lost the lease");
@@ -190,7 +191,7 @@ async fn the_backyard_work_queue() {
         db.write(move |c| {
             let mut apps = backyard(3, "");
             apps.extend(backyard(1, "resident-record"));
-            submissions::submit(c, &s, "k", "h", &apps)
+            submissions::submit(c, &KEYS, &s, "k", "h", &apps)
         })
         .await
         .unwrap();
@@ -198,13 +199,19 @@ async fn the_backyard_work_queue() {
         assert_eq!(pending, 0, "backyard applications wait in the work queue, not the outbox");
         let queued = db
             .read(|c| {
-                work_items::list(c, Some(WorkState::Queued), Some(&["こども家庭支援課".to_owned()]), 100)
+                work_items::list(
+                    c,
+                    &KEYS,
+                    Some(WorkState::Queued),
+                    Some(&["こども家庭支援課".to_owned()]),
+                    100,
+                )
             })
             .await
             .unwrap();
         assert_eq!(queued.len(), 4);
         assert!(
-            db.read(|c| work_items::list(c, None, Some(&["保険年金課".to_owned()]), 100))
+            db.read(|c| work_items::list(c, &KEYS, None, Some(&["保険年金課".to_owned()]), 100))
                 .await
                 .unwrap()
                 .is_empty()
@@ -213,9 +220,9 @@ async fn the_backyard_work_queue() {
         // The one bound for a core system gets its delivery when completed.
         let to_deliver = queued.iter().find(|w| w.target_system == "resident-record").unwrap().row.id.clone();
         let i = to_deliver.clone();
-        db.write(move |c| work_items::claim(c, Some(&i), None, "c")).await.unwrap().unwrap();
+        db.write(move |c| work_items::claim(c, &KEYS, Some(&i), None, "c")).await.unwrap().unwrap();
         let i = to_deliver.clone();
-        db.write(move |c| work_items::complete(c, &i, "c", None, true)).await.unwrap().unwrap();
+        db.write(move |c| work_items::complete(c, &KEYS, &i, "c", None, true)).await.unwrap().unwrap();
         assert_eq!(db.read(|c| deliveries::count(c, DeliveryState::Pending)).await.unwrap(), 1);
 
         // Two workers taking the oldest item at once get different items.
@@ -223,9 +230,9 @@ async fn the_backyard_work_queue() {
             .into_iter()
             .map(|w| {
                 let db = db.clone();
-                tokio::spawn(
-                    async move { db.write(move |c| work_items::claim(c, None, None, w)).await.unwrap() },
-                )
+                tokio::spawn(async move {
+                    db.write(move |c| work_items::claim(c, &KEYS, None, None, w)).await.unwrap()
+                })
             })
             .collect();
         let mut claimed = Vec::new();
@@ -237,14 +244,14 @@ async fn the_backyard_work_queue() {
 
         // Only the holder completes it; this one is keyed in by hand, so no delivery.
         let i = first.clone();
-        let refused = db.write(move |c| work_items::complete(c, &i, "b", None, false)).await.unwrap();
+        let refused = db.write(move |c| work_items::complete(c, &KEYS, &i, "b", None, false)).await.unwrap();
         assert!(
             matches!(refused, Err(Refused::State { ref state, .. }) if state == "claimed"),
             "{refused:?}"
         );
         let i = first.clone();
         let done = db
-            .write(move |c| work_items::complete(c, &i, "a", Some("入力済み"), false))
+            .write(move |c| work_items::complete(c, &KEYS, &i, "a", Some("入力済み"), false))
             .await
             .unwrap()
             .unwrap();
@@ -252,10 +259,10 @@ async fn the_backyard_work_queue() {
         assert_eq!(db.read(|c| deliveries::count(c, DeliveryState::Pending)).await.unwrap(), 1);
 
         // Returned with a reason; a returned item cannot be claimed again.
-        let open = db.read(|c| work_items::list(c, Some(WorkState::Queued), None, 100)).await.unwrap();
+        let open = db.read(|c| work_items::list(c, &KEYS, Some(WorkState::Queued), None, 100)).await.unwrap();
         let i = open[0].row.id.clone();
         let back = db
-            .write(move |c| work_items::return_to_counter(c, &i, "b", "印影が不鮮明"))
+            .write(move |c| work_items::return_to_counter(c, &KEYS, &i, "b", "印影が不鮮明"))
             .await
             .unwrap()
             .unwrap();
@@ -264,7 +271,7 @@ async fn the_backyard_work_queue() {
             ("returned", Some("印影が不鮮明"))
         );
         let i = back.row.id.clone();
-        assert!(db.write(move |c| work_items::claim(c, Some(&i), None, "a")).await.unwrap().is_err());
+        assert!(db.write(move |c| work_items::claim(c, &KEYS, Some(&i), None, "a")).await.unwrap().is_err());
         let s = session.clone();
         let statuses: Vec<String> = db
             .read(move |c| submissions::applications_of_session(c, &s))

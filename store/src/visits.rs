@@ -8,7 +8,7 @@ use renkei_model::{AtenaNumber, FieldValue, Household, IdentityEvidence, LifeEve
 use serde::{Deserialize, Serialize};
 
 use super::schema::visits;
-use super::{AnyConnection, StorageError, now_ms};
+use super::{AnyConnection, Keyring, StorageError, now_ms};
 
 /// Everything a visit has gathered so far. Individual numbers are never kept here.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -40,20 +40,22 @@ pub struct PrefilledForm {
     pub fields: BTreeMap<String, FieldValue>,
 }
 
+/// The sealed column a visit is kept in ([`crate::sealed`]).
+pub(crate) const STATE: &str = "visits.state";
+
 impl Visit {
     /// The visit of session `id` (empty when nothing has been kept yet).
-    pub fn load(conn: &mut AnyConnection, id: &str) -> Result<Visit, StorageError> {
+    pub fn load(conn: &mut AnyConnection, keys: &Keyring, id: &str) -> Result<Visit, StorageError> {
         let state: Option<String> = visits::table.find(id).select(visits::state).first(conn).optional()?;
         match state {
             None => Ok(Visit::default()),
-            Some(text) => {
-                serde_json::from_str(&text).map_err(|e| StorageError::Corrupt(format!("visits.state: {e}")))
-            }
+            Some(text) => serde_json::from_str(&keys.open(STATE, &text)?)
+                .map_err(|e| StorageError::Corrupt(format!("visits.state: {e}"))),
         }
     }
 
     /// Keep the visit of session `id`, replacing what was kept.
-    pub fn save(&self, conn: &mut AnyConnection, id: &str) -> Result<(), StorageError> {
+    pub fn save(&self, conn: &mut AnyConnection, keys: &Keyring, id: &str) -> Result<(), StorageError> {
         let mut kept = self.clone();
         // 特定個人情報 stays out of the visit: whoever needs the number reads it again.
         for evidence in [&mut kept.chip, &mut kept.evidence].into_iter().flatten() {
@@ -66,6 +68,7 @@ impl Visit {
         }
         let state =
             serde_json::to_string(&kept).map_err(|e| StorageError::Corrupt(format!("visits.state: {e}")))?;
+        let state = keys.seal(STATE, &state)?;
         let now = now_ms();
         let updated = diesel::update(visits::table.find(id))
             .set((visits::state.eq(&state), visits::updated_at_ms.eq(now)))

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 
 use super::deliveries;
 use super::schema::{applications, work_items};
-use super::{AnyConnection, StorageError, now_ms};
+use super::{AnyConnection, Keyring, StorageError, now_ms};
 use renkei_model::ApplicationStatus;
 
 /// Where an item is.
@@ -85,6 +85,7 @@ pub struct WorkItem {
 /// Items in `state` (any when `None`) of `departments` (any when `None`), oldest first.
 pub fn list(
     conn: &mut AnyConnection,
+    keys: &Keyring,
     state: Option<WorkState>,
     departments: Option<&[String]>,
     limit: i64,
@@ -102,20 +103,26 @@ pub fn list(
         query = query.filter(work_items::department.eq_any(departments.to_vec()));
     }
     let rows: Vec<(WorkItemRow, String, String)> = query.load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(row, payload, target_system)| WorkItem { row, payload, target_system })
-        .collect())
+    rows.into_iter().map(|(row, payload, target_system)| opened(keys, row, &payload, target_system)).collect()
 }
 
-pub fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<WorkItem>, StorageError> {
+fn opened(
+    keys: &Keyring,
+    row: WorkItemRow,
+    payload: &str,
+    target_system: String,
+) -> Result<WorkItem, StorageError> {
+    Ok(WorkItem { row, payload: keys.open(crate::submissions::PAYLOAD, payload)?, target_system })
+}
+
+pub fn get(conn: &mut AnyConnection, keys: &Keyring, id: &str) -> Result<Option<WorkItem>, StorageError> {
     let row: Option<(WorkItemRow, String, String)> = work_items::table
         .inner_join(applications::table)
         .filter(work_items::id.eq(id))
         .select((WorkItemRow::as_select(), applications::payload, applications::target_system))
         .first(conn)
         .optional()?;
-    Ok(row.map(|(row, payload, target_system)| WorkItem { row, payload, target_system }))
+    row.map(|(row, payload, target_system)| opened(keys, row, &payload, target_system)).transpose()
 }
 
 /// Why a change was refused.
@@ -133,13 +140,16 @@ pub enum Refused {
 /// `Ok(None)` when there is nothing to claim.
 pub fn claim(
     conn: &mut AnyConnection,
+    keys: &Keyring,
     id: Option<&str>,
     departments: Option<&[String]>,
     worker: &str,
 ) -> Result<Result<WorkItem, Refused>, StorageError> {
     let candidates: Vec<String> = match id {
         Some(id) => vec![id.to_owned()],
-        None => list(conn, Some(WorkState::Queued), departments, 8)?.into_iter().map(|w| w.row.id).collect(),
+        None => {
+            list(conn, keys, Some(WorkState::Queued), departments, 8)?.into_iter().map(|w| w.row.id).collect()
+        }
     };
     if candidates.is_empty() {
         return Ok(Err(Refused::NotFound));
@@ -157,18 +167,22 @@ pub fn claim(
         ))
         .execute(conn)?;
         if changed == 1 {
-            return Ok(get(conn, candidate)?.ok_or(Refused::NotFound));
+            return Ok(get(conn, keys, candidate)?.ok_or(Refused::NotFound));
         }
     }
     // Every candidate was taken meanwhile (or the one asked for is not queued).
     match id {
-        Some(id) => refusal(conn, id),
+        Some(id) => refusal(conn, keys, id),
         None => Ok(Err(Refused::NotFound)),
     }
 }
 
-fn refusal(conn: &mut AnyConnection, id: &str) -> Result<Result<WorkItem, Refused>, StorageError> {
-    Ok(Err(match get(conn, id)? {
+fn refusal(
+    conn: &mut AnyConnection,
+    keys: &Keyring,
+    id: &str,
+) -> Result<Result<WorkItem, Refused>, StorageError> {
+    Ok(Err(match get(conn, keys, id)? {
         None => Refused::NotFound,
         Some(w) => Refused::State { state: w.row.state, claimed_by: w.row.claimed_by },
     }))
@@ -178,6 +192,7 @@ fn refusal(conn: &mut AnyConnection, id: &str) -> Result<Result<WorkItem, Refuse
 /// delivery to its core system, committed in the same transaction.
 pub fn complete(
     conn: &mut AnyConnection,
+    keys: &Keyring,
     id: &str,
     worker: &str,
     note: Option<&str>,
@@ -196,7 +211,7 @@ pub fn complete(
         work_items::updated_at_ms.eq(now),
     ))
     .execute(conn)?;
-    let item = match changed_to(conn, id, changed, ApplicationStatus::Completed, now)? {
+    let item = match changed_to(conn, keys, id, changed, ApplicationStatus::Completed, now)? {
         Ok(item) => item,
         refused => return Ok(refused),
     };
@@ -209,6 +224,7 @@ pub fn complete(
 /// Return an item to the counter with `reason`: a queued item, or one `worker` holds.
 pub fn return_to_counter(
     conn: &mut AnyConnection,
+    keys: &Keyring,
     id: &str,
     worker: &str,
     reason: &str,
@@ -224,22 +240,24 @@ pub fn return_to_counter(
             work_items::updated_at_ms.eq(now),
         ))
         .execute(conn)?;
-    changed_to(conn, id, changed, ApplicationStatus::Returned, now)
+    changed_to(conn, keys, id, changed, ApplicationStatus::Returned, now)
 }
 
 /// After a conditional update of item `id`: the refusal when it changed nothing, else the item,
 /// with its application's status set to `status`.
 fn changed_to(
     conn: &mut AnyConnection,
+    keys: &Keyring,
     id: &str,
     changed: usize,
     status: ApplicationStatus,
     now: i64,
 ) -> Result<Result<WorkItem, Refused>, StorageError> {
     if changed == 0 {
-        return refusal(conn, id);
+        return refusal(conn, keys, id);
     }
-    let item = get(conn, id)?.ok_or_else(|| StorageError::Corrupt(format!("work item {id} vanished")))?;
+    let item =
+        get(conn, keys, id)?.ok_or_else(|| StorageError::Corrupt(format!("work item {id} vanished")))?;
     diesel::update(applications::table.find(&item.row.application_id))
         .set((applications::status.eq(status.as_str()), applications::updated_at_ms.eq(now)))
         .execute(conn)?;

@@ -94,7 +94,9 @@ async fn main() {
             subscriber("nhi", "nhi/member"),
         ]);
         let config = HubConfig { batch, subscribers, ..HubConfig::default() };
-        let db = Db::open(&Db::sqlite_in(dir.path())).unwrap();
+        let db =
+            Db::open(&Db::sqlite_in(dir.path()), Arc::new(renkei_gateway::storage::Keyring::ephemeral()))
+                .unwrap();
         let hub =
             Arc::new(Hub::new(config, &systems, db, Arc::new(LiveMappings::new(None, set.clone()))).unwrap());
 

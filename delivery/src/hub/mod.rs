@@ -203,13 +203,14 @@ impl Hub {
     async fn append(&self, entries: Vec<JournalEntry>) -> Result<(usize, i64), HubError> {
         let owner = self.owner.clone();
         let names: Vec<String> = self.subscribers.iter().map(|s| s.name().to_owned()).collect();
+        let keys = self.db.keys().clone();
         let (added, position) =
-            self.db.write(move |c| feed::append(c, &owner, &names, &entries)).await?.ok_or_else(|| {
-                HubError::Delivery {
+            self.db.write(move |c| feed::append(c, &keys, &owner, &names, &entries)).await?.ok_or_else(
+                || HubError::Delivery {
                     subscriber: SOURCE.into(),
                     message: "the source's lease went to another replica".into(),
-                }
-            })?;
+                },
+            )?;
         if added > 0 {
             self.arrived.send_replace(position);
         }
@@ -267,7 +268,8 @@ impl Hub {
             Some(to) => to,
             None => {
                 let limit = i64::from(self.config.batch);
-                let next = self.db.read(move |c| feed::entries(c, from, i64::MAX, limit)).await?;
+                let keys = self.db.keys().clone();
+                let next = self.db.read(move |c| feed::entries(c, &keys, from, i64::MAX, limit)).await?;
                 let Some(last) = next.last() else {
                     return Ok(Step::Idle);
                 };
@@ -278,7 +280,8 @@ impl Hub {
                 to
             }
         };
-        let batch = self.db.read(move |c| feed::entries(c, from, to, i64::MAX)).await?;
+        let keys = self.db.keys().clone();
+        let batch = self.db.read(move |c| feed::entries(c, &keys, from, to, i64::MAX)).await?;
         let set = self.mappings.current();
         let encoded = subscriber.encode(&set, &batch);
         if !encoded.quarantined.is_empty() {

@@ -19,7 +19,7 @@ use reqwest::header::HeaderMap;
 use super::*;
 use crate::config::{SubscriberConfig, SystemConfig};
 use renkei_mappings::InterfaceRef;
-use renkei_store::testing::on_both;
+use renkei_store::testing::{KEYS, on_both};
 
 /// (宛名番号, 異動事由 label, 異動日 YYYYMMDD): what identifies a change in every layout here.
 type ChangeId = (String, String, String);
@@ -174,7 +174,7 @@ async fn every_change_reaches_every_subscriber_once_in_order() {
 
         // Everyone has everything: the journal is emptied, the cursors stay.
         hub.prune().await;
-        let left = db.read(|c| feed::entries(c, 0, i64::MAX, 10)).await.unwrap();
+        let left = db.read(|c| feed::entries(c, &KEYS, 0, i64::MAX, 10)).await.unwrap();
         assert!(left.is_empty());
         let status = status(&db).await.unwrap();
         let positions: Vec<_> = status.cursors.iter().map(|c| (c.name.as_str(), c.position)).collect();
@@ -242,7 +242,7 @@ async fn a_change_a_mapping_cannot_take_is_quarantined_and_the_rest_go_on() {
         let hub = hub(&db, &f, f.config(100));
         hub.pull_once(&f.client).await.unwrap();
         // A 異動事由 the code table does not know (as from a vendor's new code), at seq 13.
-        let mut odd = db.read(|c| feed::entries(c, 11, 12, 1)).await.unwrap().remove(0);
+        let mut odd = db.read(|c| feed::entries(c, &KEYS, 11, 12, 1)).await.unwrap().remove(0);
         odd.seq = 13;
         odd.reason = "new_vendor_reason".into();
         hub.append(vec![odd]).await.unwrap();
@@ -319,7 +319,7 @@ async fn pushed_changes_are_journaled_once_and_gaps_and_bad_records_are_refused(
 #[tokio::test]
 async fn the_push_endpoint_wants_the_token() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(&Db::sqlite_in(dir.path())).unwrap();
+    let db = Db::open(&Db::sqlite_in(dir.path()), KEYS.clone()).unwrap();
     let f = Fixture::start(1).await;
     let hub = Arc::new(hub(&db, &f, f.config(100)));
     let app = hub.push_intake("s3cret".into()).router();
@@ -384,7 +384,7 @@ fn subscribers_are_checked_against_the_mapping_set() {
 #[test]
 fn a_subscriber_naming_a_system_that_is_not_configured_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(&Db::sqlite_in(dir.path())).unwrap();
+    let db = Db::open(&Db::sqlite_in(dir.path()), KEYS.clone()).unwrap();
     let systems: BTreeMap<String, SystemConfig> =
         toml::from_str("[tax]\ntransport = \"rest\"\nbase_url = \"http://127.0.0.1:9/api\"\n").unwrap();
     let subscriber =
@@ -404,7 +404,7 @@ fn a_subscriber_naming_a_system_that_is_not_configured_is_refused_at_start() {
 #[tokio::test]
 async fn subscribers_deliver_through_the_channel_of_the_system_they_name() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(&Db::sqlite_in(dir.path())).unwrap();
+    let db = Db::open(&Db::sqlite_in(dir.path()), KEYS.clone()).unwrap();
     let f = Fixture::start(7).await;
     // NHI takes its applications in one directory and the change feed in another; tax is the
     // REST sink. The subscribers say no more than the system and the mapping.
@@ -439,7 +439,7 @@ fn the_journal_never_holds_an_individual_number() {
 #[tokio::test]
 async fn in_push_mode_the_hub_delivers_what_is_pushed_and_empties_the_journal() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(&Db::sqlite_in(dir.path())).unwrap();
+    let db = Db::open(&Db::sqlite_in(dir.path()), KEYS.clone()).unwrap();
     let f = Fixture::start(6).await;
     let token = Some(dir.path().join("push.token"));
     let config =
@@ -451,7 +451,7 @@ async fn in_push_mode_the_hub_delivers_what_is_pushed_and_empties_the_journal() 
     hub.push_intake("t".into()).take(page.as_bytes()).await.unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let left = db.read(|c| feed::entries(c, 0, i64::MAX, 10)).await.unwrap();
+        let left = db.read(|c| feed::entries(c, &KEYS, 0, i64::MAX, 10)).await.unwrap();
         if f.received_by_rest().len() == 6 && received_by_file(f.inbox.path()).len() == 6 && left.is_empty() {
             break;
         }

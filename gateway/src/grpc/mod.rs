@@ -122,7 +122,8 @@ impl GatewayState {
     /// What session `id`'s visit holds so far.
     pub async fn visit(&self, id: &str) -> Result<Visit, Status> {
         let id = id.to_owned();
-        self.db.read(move |c| Visit::load(c, &id)).await.map_err(status::storage)
+        let keys = self.db.keys().clone();
+        self.db.read(move |c| Visit::load(c, &keys, &id)).await.map_err(status::storage)
     }
 
     /// Change what session `id`'s visit holds, in one transaction with reading it.
@@ -131,12 +132,12 @@ impl GatewayState {
         id: &str,
         change: impl FnOnce(&mut Visit) + Send + 'static,
     ) -> Result<(), Status> {
-        let id = id.to_owned();
+        let (id, keys) = (id.to_owned(), self.db.keys().clone());
         self.db
             .write(move |c| {
-                let mut visit = Visit::load(c, &id)?;
+                let mut visit = Visit::load(c, &keys, &id)?;
                 change(&mut visit);
-                visit.save(c, &id)
+                visit.save(c, &keys, &id)
             })
             .await
             .map_err(status::storage)

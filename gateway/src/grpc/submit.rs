@@ -102,11 +102,12 @@ pub(crate) async fn commit(
     let run = || {
         let (session, key, hash, apps, audit) =
             (session.clone(), key.to_owned(), request_sha256.clone(), apps.clone(), audit.clone());
+        let keys = state.db.keys().clone();
         state.db.write(move |c| {
             if open_session && SessionRow::find(c, &session.id)?.is_none() {
                 session.insert(c)?;
             }
-            let outcome = submissions::submit(c, &session.id, &key, &hash, &apps)?;
+            let outcome = submissions::submit(c, &keys, &session.id, &key, &hash, &apps)?;
             if matches!(outcome, SubmissionOutcome::Committed(_)) {
                 AuditEntry::insert_all(c, &audit)?;
             }

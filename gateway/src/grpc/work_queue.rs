@@ -117,9 +117,10 @@ async fn reachable(
     id: &str,
 ) -> Result<WorkItem, Status> {
     let id = id.to_owned();
+    let keys = state.db.keys().clone();
     let item = state
         .db
-        .read(move |c| work_items::get(c, &id))
+        .read(move |c| work_items::get(c, &keys, &id))
         .await
         .map_err(status::storage)?
         .ok_or_else(|| refused(Refused::NotFound))?;
@@ -175,9 +176,10 @@ pub(super) async fn list(
         n => n.min(MAX_LIST_LIMIT),
     });
     let reached = departments(caller, Permission::WorkQueueList, &r.department)?;
+    let keys = state.db.keys().clone();
     let items = state
         .db
-        .read(move |c| work_items::list(c, filter, reached.as_deref(), limit))
+        .read(move |c| work_items::list(c, &keys, filter, reached.as_deref(), limit))
         .await
         .map_err(status::storage)?;
     let shown = items
@@ -207,9 +209,10 @@ pub(super) async fn claim(
         }
         None => departments(caller, Permission::WorkQueueReview, &r.department)?,
     };
+    let keys = state.db.keys().clone();
     let item = state
         .db
-        .write(move |c| work_items::claim(c, id.as_deref(), reached.as_deref(), &worker))
+        .write(move |c| work_items::claim(c, &keys, id.as_deref(), reached.as_deref(), &worker))
         .await
         .map_err(status::storage)?
         .map_err(refused)?;
@@ -230,9 +233,10 @@ pub(super) async fn complete(
     // otherwise the center has keyed it in and it is done.
     let target = reachable(state, caller, Permission::WorkQueueReview, &id).await?.target_system;
     let deliver = !target.is_empty() && state.systems.contains_key(&target);
+    let keys = state.db.keys().clone();
     let item = state
         .db
-        .write(move |c| work_items::complete(c, &id, &worker, note.as_deref(), deliver))
+        .write(move |c| work_items::complete(c, &keys, &id, &worker, note.as_deref(), deliver))
         .await
         .map_err(status::storage)?
         .map_err(refused)?;
@@ -256,9 +260,10 @@ pub(super) async fn return_to_counter(
     if reason.chars().count() > MAX_REASON_CHARS {
         return Err(invalid_one("reason", ValidationError::new(Rule::TooLong { max: MAX_REASON_CHARS })));
     }
+    let keys = state.db.keys().clone();
     let item = state
         .db
-        .write(move |c| work_items::return_to_counter(c, &id, &worker, &reason))
+        .write(move |c| work_items::return_to_counter(c, &keys, &id, &worker, &reason))
         .await
         .map_err(status::storage)?
         .map_err(refused)?;

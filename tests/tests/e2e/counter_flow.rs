@@ -317,11 +317,12 @@ async fn the_visit_stays_on_the_server_and_the_server_records_provenance() {
     let id = submitted.applications[0].application_id.clone();
     wait_for_status(&mut counter, &session_id, &id, pb::ApplicationStatus::Delivered).await;
 
+    let keys = h.gateway.state().db.keys().clone();
     let app = h
         .gateway
         .state()
         .db
-        .read(move |c| renkei_gateway::storage::submissions::committed_application(c, &id))
+        .read(move |c| renkei_gateway::storage::submissions::committed_application(c, &keys, &id))
         .await
         .unwrap()
         .expect("committed");

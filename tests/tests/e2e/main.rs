@@ -1,6 +1,7 @@
 //! End-to-end scenarios over loopback. See README.md.
 
 mod api;
+mod at_rest;
 mod auth;
 mod card;
 mod core_systems;
