@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use renkei_gateway::config::Config;
 
 mod audit;
+mod backup;
 mod card;
 mod conformance;
 mod demo;
@@ -91,6 +92,8 @@ enum Command {
     Groups(users::GroupsArgs),
     /// The access log: verify its chain, export it (JSON Lines, CSV), search it.
     Audit(audit::AuditArgs),
+    /// Backups of the embedded database: now, list, verify, restore.
+    Backup(backup::BackupArgs),
     /// The keys personal data is sealed with: `renkei keys rotate` adds one and re-seals under it.
     Keys(keys::KeysArgs),
 }
@@ -213,6 +216,7 @@ fn main() -> ExitCode {
         Command::Users(args) => online(&log, users::run(args)).map(success),
         Command::Groups(args) => users::run_groups(args).map(passed),
         Command::Audit(args) => online(&log, audit::run(args)).map(passed),
+        Command::Backup(args) => online(&log, backup::run(args)).map(passed),
         Command::Keys(args) => online(&log, keys::run(args)).map(success),
     };
     match result {

@@ -27,6 +27,11 @@
 //! # key_file = "/etc/renkei/data.key"      # personal data is sealed under it (data_dir/data.key)
 //! # database_url = "postgres://renkei@db/renkei"   # instead, when replicas share the work
 //!
+//! [backup]                                # SQLite: verified generations (docs/OPERATIONS.md)
+//! interval_s = 3600                        # 0: off
+//! # dir = "/var/backups/renkei"             # data_dir/backups when absent
+//! keep_business_days = 2                   # weekends, national holidays and 12/29–1/3 do not count
+//!
 //! [mappings]
 //! # dir = "/etc/renkei/mappings"           # the embedded default set when absent
 //! # watch_interval_ms = 2000               # edits are checked and reloaded (0: only on request)
@@ -131,6 +136,7 @@ pub struct Config {
     pub hub: HubConfig,
     pub auth: AuthConfig,
     pub audit: AuditConfig,
+    pub backup: crate::backups::BackupConfig,
 }
 
 /// The bounds on every request (`renkei_proto::limits`): strings, lists and maps.

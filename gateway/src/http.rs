@@ -7,21 +7,32 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 
+use std::sync::Arc;
+
+use crate::backups::Backups;
 use crate::storage::Db;
 use renkei_delivery::hub::PushIntake;
 
-pub(crate) fn router(db: Db, push: Option<PushIntake>) -> Router {
-    let router =
-        Router::new().route("/healthz", get(|| async { "ok\n" })).route("/readyz", get(ready)).with_state(db);
+pub(crate) fn router(db: Db, push: Option<PushIntake>, backups: Option<Arc<Backups>>) -> Router {
+    let router = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .with_state((db, backups));
     match push {
         Some(push) => router.merge(push.router()),
         None => router,
     }
 }
 
-async fn ready(State(db): State<Db>) -> (StatusCode, String) {
-    match db.ping().await {
-        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}\n")),
+/// Ready while the database answers and, with scheduled backups, the last verified one is not
+/// overdue.
+async fn ready(State((db, backups)): State<(Db, Option<Arc<Backups>>)>) -> (StatusCode, String) {
+    if let Err(e) = db.ping().await {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}\n"));
+    }
+    match backups.map(|b| b.health()) {
+        Some((false, detail)) => (StatusCode::SERVICE_UNAVAILABLE, format!("backup: {detail}\n")),
+        Some((true, detail)) => (StatusCode::OK, format!("ready\nbackup: {detail}\n")),
+        None => (StatusCode::OK, "ready\n".to_owned()),
     }
 }

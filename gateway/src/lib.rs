@@ -16,6 +16,7 @@
 //! # }
 //! ```
 
+pub mod backups;
 pub mod cards;
 pub mod config;
 pub mod grpc;

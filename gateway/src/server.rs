@@ -117,6 +117,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         ocr: renkei_adapter_intake::OcrIntake::new(config.intake.ocr_min_confidence),
         online_limits: config.intake.online,
         auth: auth.clone(),
+        backups: match db.is_sqlite() && config.backup.interval_s > 0 {
+            true => Some(Arc::new(crate::backups::Backups::new(&config.backup, &config.storage.data_dir)?)),
+            false => None,
+        },
     });
 
     let grpc_listener = TcpListener::bind(config.server.grpc_listen).await.with_context(|| {
@@ -207,7 +211,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     }
 
     let (stop, http_app, server) =
-        (shutdown_rx.clone(), http::router(db.clone(), push), config.server.clone());
+        (shutdown_rx.clone(), http::router(db.clone(), push, state.backups.clone()), config.server.clone());
     tasks.spawn(async move {
         crate::listen::serve_http(http_listener, http_app, http_tls, &server, stop)
             .await
@@ -249,6 +253,14 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
             }
         }
     });
+
+    if let Some(backups) = state.backups.clone() {
+        let (db, stop) = (state.db.clone(), shutdown_rx.clone());
+        tasks.spawn(async move {
+            backups.run(db, stop).await;
+            Ok(())
+        });
+    }
 
     if config.mappings.watch_interval_ms > 0 && state.mappings.dir().is_some() {
         let live = state.mappings.clone();

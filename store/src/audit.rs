@@ -9,7 +9,8 @@
 //! does not check.
 
 use diesel::prelude::*;
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+pub use ed25519_dalek::VerifyingKey;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
 use sha2::{Digest, Sha256};
 
 use super::schema::{audit_checkpoints, audit_head, audit_log};

@@ -6,6 +6,8 @@
 //! [`Db::write`].
 
 pub mod audit;
+pub mod backup;
+pub mod calendar;
 pub mod deliveries;
 pub mod feed;
 pub mod kpi;
@@ -240,6 +242,16 @@ impl Db {
         })
         .await
         .map_err(|e| StorageError::Setup(format!("database task failed: {e}")))?
+    }
+
+    /// Run `f` on the write connection, outside a transaction, blocking: while it runs nothing
+    /// else is committed through this `Db` (a backup's consistent moment).
+    pub fn write_connection<T>(
+        &self,
+        f: impl FnOnce(&mut AnyConnection) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut conn = self.write.get()?;
+        f(&mut conn)
     }
 
     /// Whether the database answers.

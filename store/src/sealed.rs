@@ -276,6 +276,31 @@ pub fn reseal(conn: &mut crate::AnyConnection, keys: &Keyring, limit: i64) -> Re
     Ok(done)
 }
 
+/// Open every sealed value (a backup's check): the first that does not open, by column and row.
+pub fn check_all(conn: &mut crate::AnyConnection, keys: &Keyring) -> Result<(), StorageError> {
+    use diesel::prelude::*;
+
+    use crate::schema::{applications, feed_changes, visits};
+    let rows: Vec<(String, String)> =
+        applications::table.select((applications::id, applications::payload)).load(conn)?;
+    for (id, value) in rows {
+        keys.open(crate::submissions::PAYLOAD, &value)
+            .map_err(|e| StorageError::Corrupt(format!("application {id}: {e}")))?;
+    }
+    let rows: Vec<(String, String)> = visits::table.select((visits::session_id, visits::state)).load(conn)?;
+    for (id, value) in rows {
+        keys.open(crate::visits::STATE, &value)
+            .map_err(|e| StorageError::Corrupt(format!("visit {id}: {e}")))?;
+    }
+    let rows: Vec<(i64, String)> =
+        feed_changes::table.select((feed_changes::seq, feed_changes::resident)).load(conn)?;
+    for (seq, value) in rows {
+        keys.open(crate::feed::RESIDENT, &value)
+            .map_err(|e| StorageError::Corrupt(format!("change {seq}: {e}")))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

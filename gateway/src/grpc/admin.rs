@@ -201,6 +201,10 @@ impl AdminService for AdminApi {
             Err(e) => pb::ComponentHealth { name: "database".into(), healthy: false, detail: e.to_string() },
         };
         components.push(db);
+        if let Some(backups) = &self.state.backups {
+            let (healthy, detail) = backups.health();
+            components.push(pb::ComponentHealth { name: "backup".into(), healthy, detail });
+        }
         let refused = self.state.mappings.refused_problems();
         let version = self.state.mappings.current().version().to_owned();
         components.push(pb::ComponentHealth {

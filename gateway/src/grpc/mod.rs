@@ -58,6 +58,8 @@ pub struct GatewayState {
     pub online_limits: OnlineLimits,
     /// Who is calling: logins, tokens, groups.
     pub auth: Arc<Authenticator>,
+    /// Scheduled backups (the embedded database with `[backup].interval_s` above 0).
+    pub backups: Option<Arc<crate::backups::Backups>>,
 }
 
 impl GatewayState {

@@ -3,6 +3,7 @@
 mod api;
 mod at_rest;
 mod auth;
+mod backups;
 mod card;
 mod core_systems;
 mod counter_flow;
