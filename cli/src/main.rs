@@ -13,6 +13,7 @@ mod backup;
 mod card;
 mod conformance;
 mod demo;
+mod handover;
 mod hub;
 mod intake;
 mod keys;
@@ -94,6 +95,15 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Backups of the embedded database: now, list, verify, restore.
     Backup(backup::BackupArgs),
+    /// Write every table as JSON Lines with a manifest (schema version, rows, SHA-256 per file),
+    /// for handing the data over.
+    ///
+    /// Example:
+    ///   renkei export --data-dir /var/lib/renkei --to /media/handover/renkei-2027-03-31
+    Export(handover::ExportArgs),
+    /// Load an export into an empty database, every table or none; a file that does not match
+    /// its manifest is refused by name.
+    Import(handover::ImportArgs),
     /// The keys personal data is sealed with: `renkei keys rotate` adds one and re-seals under it.
     Keys(keys::KeysArgs),
 }
@@ -217,6 +227,8 @@ fn main() -> ExitCode {
         Command::Groups(args) => users::run_groups(args).map(passed),
         Command::Audit(args) => online(&log, audit::run(args)).map(passed),
         Command::Backup(args) => online(&log, backup::run(args)).map(passed),
+        Command::Export(args) => online(&log, handover::export(args)).map(success),
+        Command::Import(args) => online(&log, handover::import(args)).map(success),
         Command::Keys(args) => online(&log, keys::run(args)).map(success),
     };
     match result {

@@ -115,7 +115,7 @@ pub fn take(db: &Db, dir: &Path) -> Result<Manifest, BackupError> {
             "backups of PostgreSQL are the database's own (pg_basebackup, pg_dump): see docs/OPERATIONS.md",
         ));
     };
-    std::fs::create_dir_all(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+    crate::create_private_dir(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
     let now = now_ms();
     let stamp = FixedOffset::east_opt(9 * 3600).expect("JST").timestamp_millis_opt(now).unwrap();
     let name = format!("renkei-{}", stamp.format("%Y%m%dT%H%M%S%3f"));

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod backup;
 pub mod calendar;
 pub mod deliveries;
+pub mod export;
 pub mod feed;
 pub mod kpi;
 pub mod schema;
@@ -258,6 +259,12 @@ impl Db {
     pub async fn ping(&self) -> Result<(), StorageError> {
         self.read(|c| c.batch_execute("SELECT 1").map_err(StorageError::from)).await
     }
+}
+
+/// Create `dir` and its parents, the last readable by its owner only (backups, exports).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 /// Write a new file only its owner may read (keys, backups): mode 0600, synced.

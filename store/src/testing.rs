@@ -50,6 +50,23 @@ impl Drop for TempPostgres {
     }
 }
 
+/// Run `scenario` on two fresh SQLite files, then on two fresh PostgreSQL databases (a source
+/// and a target of one backend).
+pub async fn pairs_on_both<F, Fut>(scenario: F)
+where
+    F: Fn(Db, Db) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let open = |url: DatabaseUrl| async move {
+        tokio::task::spawn_blocking(move || Db::open(&url, KEYS.clone())).await.unwrap().unwrap()
+    };
+    scenario(open(Db::sqlite_in(a.path())).await, open(Db::sqlite_in(b.path())).await).await;
+    if let (Some(pa), Some(pb)) = (TempPostgres::create(), TempPostgres::create()) {
+        scenario(open(DatabaseUrl::parse(&pa.url)).await, open(DatabaseUrl::parse(&pb.url)).await).await;
+    }
+}
+
 /// The keyring of every test database: one per test process, so a test seals and opens with
 /// the same keys its database was opened with.
 pub static KEYS: std::sync::LazyLock<std::sync::Arc<crate::Keyring>> =

@@ -375,3 +375,60 @@ mod audit_chain {
         .await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_imports_into_an_empty_database_row_for_row() {
+    crate::testing::pairs_on_both(|source, target| async move {
+        let session = new_session(&source).await;
+        submit(&source, &session, "k", "h", 3).await;
+        let (keys, s) = (KEYS.clone(), session.clone());
+        source
+            .write(move |c| {
+                AuditEntry::insert_all(
+                    c,
+                    &[AuditEntry::new(&s, "staff-1", "lookup", Some("0000000019"), None)],
+                )?;
+                crate::Visit::default().save(c, &keys, &s)
+            })
+            .await
+            .unwrap();
+        let (first, second, third) =
+            (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let dir = first.path().join("export");
+        let d = dir.clone();
+        let exported = source.read(move |c| export::export(c, &d, |_, _| {})).await.unwrap();
+        assert_eq!(exported.tables["applications"].rows, 3);
+        assert!(exported.tables["audit_log"].rows >= 1);
+
+        let d = dir.clone();
+        target.write(move |c| export::import(c, &d, |_, _| {})).await.unwrap();
+        // The target exports the same bytes, table by table: every row, every column.
+        let again = second.path().join("export");
+        let d = again.clone();
+        let reexported = target.read(move |c| export::export(c, &d, |_, _| {})).await.unwrap();
+        for (table, entry) in &exported.tables {
+            let a = std::fs::read(dir.join(&entry.file)).unwrap();
+            let b = std::fs::read(again.join(&entry.file)).unwrap();
+            assert_eq!(a, b, "{table} differs after the round trip");
+            assert_eq!(reexported.tables[table].rows, entry.rows);
+        }
+        // A second import is refused: the database is no longer empty.
+        let d = dir.clone();
+        let e = target.write(move |c| export::import(c, &d, |_, _| {})).await.unwrap_err().to_string();
+        assert!(e.contains("holds rows"), "{e}");
+
+        // A file that does not match its manifest is refused by name, and nothing is loaded.
+        let tampered = third.path().join("export");
+        std::fs::create_dir_all(&tampered).unwrap();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, tampered.join(path.file_name().unwrap())).unwrap();
+        }
+        let mut apps = std::fs::read_to_string(tampered.join("applications.jsonl")).unwrap();
+        apps = apps.replacen("\"k\"", "\"K\"", 1);
+        std::fs::write(tampered.join("applications.jsonl"), apps).unwrap();
+        let e = export::check(&tampered).unwrap_err().to_string();
+        assert!(e.contains("applications.jsonl") && e.contains("SHA-256"), "{e}");
+    })
+    .await;
+}
