@@ -10,14 +10,21 @@ use axum::routing::get;
 use std::sync::Arc;
 
 use crate::backups::Backups;
+use crate::metrics::Metrics;
 use crate::storage::Db;
 use renkei_delivery::hub::PushIntake;
 
-pub(crate) fn router(db: Db, push: Option<PushIntake>, backups: Option<Arc<Backups>>) -> Router {
+pub(crate) fn router(
+    db: Db,
+    push: Option<PushIntake>,
+    backups: Option<Arc<Backups>>,
+    metrics: Metrics,
+) -> Router {
     let router = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
-        .with_state((db, backups));
+        .route("/metrics", get(scrape))
+        .with_state(Http { db, backups, metrics });
     match push {
         Some(push) => router.merge(push.router()),
         None => router,
@@ -26,7 +33,23 @@ pub(crate) fn router(db: Db, push: Option<PushIntake>, backups: Option<Arc<Backu
 
 /// Ready while the database answers and, with scheduled backups, the last verified one is not
 /// overdue.
-async fn ready(State((db, backups)): State<(Db, Option<Arc<Backups>>)>) -> (StatusCode, String) {
+#[derive(Clone)]
+struct Http {
+    db: Db,
+    backups: Option<Arc<Backups>>,
+    metrics: Metrics,
+}
+
+/// The Prometheus text format (version 0.0.4).
+async fn scrape(State(http): State<Http>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match http.metrics.render(&http.db, http.backups.as_deref()).await {
+        Ok(text) => ([(axum::http::header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], text).into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}\n")).into_response(),
+    }
+}
+
+async fn ready(State(Http { db, backups, .. }): State<Http>) -> (StatusCode, String) {
     if let Err(e) = db.ping().await {
         return (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}\n"));
     }

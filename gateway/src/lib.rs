@@ -22,6 +22,7 @@ pub mod config;
 pub mod grpc;
 mod http;
 mod listen;
+pub mod metrics;
 pub mod server;
 /// The database (the `renkei-store` crate), under the name the gateway's modules use.
 pub use renkei_store as storage;

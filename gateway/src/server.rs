@@ -121,6 +121,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
             true => Some(Arc::new(crate::backups::Backups::new(&config.backup, &config.storage.data_dir)?)),
             false => None,
         },
+        metrics: crate::metrics::Metrics::new(),
     });
 
     let grpc_listener = TcpListener::bind(config.server.grpc_listen).await.with_context(|| {
@@ -157,7 +158,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     }
     let router = builder
         // Every call passes the guard: the token, and the permission its method needs.
-        .layer(Guard::new(auth.clone(), db.clone(), limits))
+        .layer(Guard::new(auth.clone(), db.clone(), limits, state.metrics.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -210,8 +211,11 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         });
     }
 
-    let (stop, http_app, server) =
-        (shutdown_rx.clone(), http::router(db.clone(), push, state.backups.clone()), config.server.clone());
+    let (stop, http_app, server) = (
+        shutdown_rx.clone(),
+        http::router(db.clone(), push, state.backups.clone(), state.metrics.clone()),
+        config.server.clone(),
+    );
     tasks.spawn(async move {
         crate::listen::serve_http(http_listener, http_app, http_tls, &server, stop)
             .await

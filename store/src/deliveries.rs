@@ -298,6 +298,23 @@ pub fn release_all_leases(conn: &mut AnyConnection) -> Result<usize, StorageErro
 }
 
 /// How many deliveries are in `state`.
+/// How many deliveries each system has in each state: (system, state, count).
+pub fn by_system_and_state(conn: &mut AnyConnection) -> Result<Vec<(String, String, i64)>, StorageError> {
+    Ok(deliveries::table
+        .group_by((deliveries::target_system, deliveries::state))
+        .select((deliveries::target_system, deliveries::state, diesel::dsl::count_star()))
+        .order((deliveries::target_system, deliveries::state))
+        .load(conn)?)
+}
+
+/// When the oldest delivery still waiting or in flight was created (ms), if there is one.
+pub fn oldest_undelivered_ms(conn: &mut AnyConnection) -> Result<Option<i64>, StorageError> {
+    Ok(deliveries::table
+        .filter(deliveries::state.eq_any([DeliveryState::Pending.as_str(), DeliveryState::InFlight.as_str()]))
+        .select(diesel::dsl::min(deliveries::created_at_ms))
+        .first(conn)?)
+}
+
 pub fn count(conn: &mut AnyConnection, state: DeliveryState) -> Result<u64, StorageError> {
     let n: i64 = deliveries::table.filter(deliveries::state.eq(state.as_str())).count().get_result(conn)?;
     Ok(n as u64)

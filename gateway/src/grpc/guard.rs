@@ -28,15 +28,27 @@ pub struct Guard {
     db: Db,
     /// What a request may carry, checked as it is decoded.
     limits: Arc<renkei_proto::limits::Limits>,
+    metrics: crate::metrics::Metrics,
 }
 
 impl Guard {
-    pub fn new(auth: Arc<Authenticator>, db: Db, limits: renkei_proto::limits::Limits) -> Guard {
+    pub fn new(
+        auth: Arc<Authenticator>,
+        db: Db,
+        limits: renkei_proto::limits::Limits,
+        metrics: crate::metrics::Metrics,
+    ) -> Guard {
         let config = auth.config();
         let quota =
             governor::Quota::per_second(NonZeroU32::new(config.calls_per_second).unwrap_or(NonZeroU32::MIN))
                 .allow_burst(NonZeroU32::new(config.calls_burst).unwrap_or(NonZeroU32::MIN));
-        Guard { auth, limiter: Arc::new(governor::RateLimiter::keyed(quota)), db, limits: Arc::new(limits) }
+        Guard {
+            auth,
+            limiter: Arc::new(governor::RateLimiter::keyed(quota)),
+            db,
+            limits: Arc::new(limits),
+            metrics,
+        }
     }
 }
 
@@ -73,12 +85,15 @@ where
         let mut inner = std::mem::replace(&mut self.inner, fresh);
         let guard = self.guard.clone();
         Box::pin(async move {
+            let (started, path) = (std::time::Instant::now(), request.uri().path().to_owned());
             match admit(&guard, &mut request).await {
                 Ok(()) => {
-                    let (path, caller) = (request.uri().path().to_owned(), principal(&request));
+                    let caller = principal(&request);
                     let response =
                         renkei_proto::limits::within(guard.limits.clone(), inner.call(request)).await?;
-                    if let Some(entry) = call_entry(&path, caller.as_deref(), &response)
+                    let code = code_of(&response);
+                    guard.metrics.observe_rpc(&path, code, started.elapsed().as_secs_f64());
+                    if let Some(entry) = call_entry(&path, caller.as_deref(), code)
                         && let Err(e) = guard.db.write(move |c| AuditEntry::insert_all(c, &[entry])).await
                     {
                         return Ok(super::status::storage(e).into_http());
@@ -86,8 +101,9 @@ where
                     Ok(response)
                 }
                 Err((status, who)) => {
+                    guard.metrics.observe_rpc(&path, status.code(), started.elapsed().as_secs_f64());
                     // Every refusal is in the access log: who (when the token said), what, why.
-                    let detail = format!("{} {:?}", request.uri().path(), status.code());
+                    let detail = format!("{path} {:?}", status.code());
                     let entry =
                         AuditEntry::new("", who.as_deref().unwrap_or(""), "refused_call", None, Some(detail));
                     let entry = AuditEntry { staff_id: who, ..entry };
@@ -105,21 +121,24 @@ fn principal(request: &http::Request<Body>) -> Option<Arc<Principal>> {
     request.extensions().get::<Arc<Principal>>().cloned()
 }
 
-/// The access log's entry for an answered call: the method, its code and who called from where.
-/// The health service and reflection, which carry no one's data and answer load balancers every
-/// few seconds, have none.
-fn call_entry(path: &str, caller: Option<&Principal>, response: &http::Response<Body>) -> Option<AuditEntry> {
-    if path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.") {
-        return None;
-    }
-    // An error answers at once with its status in the headers ("trailers-only"); a success puts
-    // OK in the trailers, after the body.
-    let code = response
+/// A response's gRPC code. An error answers at once with its status in the headers
+/// ("trailers-only"); a success puts OK in the trailers, after the body.
+fn code_of(response: &http::Response<Body>) -> tonic::Code {
+    response
         .headers()
         .get("grpc-status")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i32>().ok())
-        .map_or(tonic::Code::Ok, tonic::Code::from);
+        .map_or(tonic::Code::Ok, tonic::Code::from)
+}
+
+/// The access log's entry for an answered call: the method, its code and who called from where.
+/// The health service and reflection, which carry no one's data and answer load balancers every
+/// few seconds, have none.
+fn call_entry(path: &str, caller: Option<&Principal>, code: tonic::Code) -> Option<AuditEntry> {
+    if path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.") {
+        return None;
+    }
     let terminal = caller
         .and_then(|c| c.terminal.as_deref())
         .map(|t| format!(" terminal={}", renkei_proto::limits::echo(t)));

@@ -60,6 +60,8 @@ pub struct GatewayState {
     pub auth: Arc<Authenticator>,
     /// Scheduled backups (the embedded database with `[backup].interval_s` above 0).
     pub backups: Option<Arc<crate::backups::Backups>>,
+    /// What `/metrics` reports; the guard observes every call.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl GatewayState {

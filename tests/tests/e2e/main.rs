@@ -11,6 +11,7 @@ mod delivery;
 mod harness;
 mod limits;
 mod mappings;
+mod metrics;
 mod online;
 mod planning;
 mod tls;

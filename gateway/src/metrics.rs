@@ -1,0 +1,128 @@
+//! `/metrics` in the Prometheus text format, through the `prometheus` crate: the latency of every
+//! RPC by method and code (observed by the guard), and — read from the database at each scrape,
+//! so every replica reports the same — deliveries by system and state, the outbox's depth and the
+//! age of its oldest undelivered application, the change-feed hub's lag per subscriber, and the
+//! age of the last verified backup.
+
+use prometheus::{
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
+
+use crate::backups::Backups;
+use crate::storage::{Db, StorageError, deliveries, feed};
+
+/// The gateway's metrics.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    rpc: HistogramVec,
+    deliveries: IntGaugeVec,
+    queue_depth: IntGauge,
+    oldest_undelivered: Gauge,
+    hub_lag: IntGaugeVec,
+    backup_age: GaugeVec,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new_custom(Some("renkei".into()), None).expect("a valid prefix");
+        let rpc = HistogramVec::new(
+            HistogramOpts::new(
+                "rpc_duration_seconds",
+                "Time to answer a gRPC call, by method and status code",
+            )
+            // From a cached lookup (~1 ms) to a core system's timeout (10 s).
+            .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            &["method", "code"],
+        )
+        .expect("valid metric");
+        let deliveries = IntGaugeVec::new(
+            Opts::new("deliveries", "Deliveries to core systems, by system and state"),
+            &["system", "state"],
+        )
+        .expect("valid metric");
+        let queue_depth =
+            IntGauge::new("delivery_queue_depth", "Deliveries waiting or in flight").expect("valid metric");
+        let oldest_undelivered = Gauge::new(
+            "oldest_undelivered_seconds",
+            "Age of the oldest delivery waiting or in flight (0 when none)",
+        )
+        .expect("valid metric");
+        let hub_lag = IntGaugeVec::new(
+            Opts::new("hub_lag_changes", "Changes journaled but not yet delivered to a hub subscriber"),
+            &["subscriber"],
+        )
+        .expect("valid metric");
+        let backup_age = GaugeVec::new(
+            Opts::new("backup_age_seconds", "Age of the last verified backup (-1 before the first)"),
+            &["dir"],
+        )
+        .expect("valid metric");
+        for metric in [
+            Box::new(rpc.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(deliveries.clone()),
+            Box::new(queue_depth.clone()),
+            Box::new(oldest_undelivered.clone()),
+            Box::new(hub_lag.clone()),
+            Box::new(backup_age.clone()),
+        ] {
+            registry.register(metric).expect("each metric registered once");
+        }
+        Metrics { registry, rpc, deliveries, queue_depth, oldest_undelivered, hub_lag, backup_age }
+    }
+
+    /// One answered call of `path` (`/renkei.v1.CounterService/OpenSession`).
+    pub fn observe_rpc(&self, path: &str, code: tonic::Code, seconds: f64) {
+        let method = path.trim_start_matches('/');
+        self.rpc.with_label_values(&[method, &format!("{code:?}")]).observe(seconds);
+    }
+
+    /// The text exposition, with the database's figures read now.
+    pub async fn render(&self, db: &Db, backups: Option<&Backups>) -> Result<String, StorageError> {
+        let (by_state, oldest, lags) = db
+            .read(|c| {
+                let by_state = deliveries::by_system_and_state(c)?;
+                let oldest = deliveries::oldest_undelivered_ms(c)?;
+                let source = feed::source_position(c)?;
+                let lags: Vec<(String, i64)> = feed::cursors(c)?
+                    .into_iter()
+                    .filter(|cursor| cursor.name != feed::SOURCE)
+                    .map(|cursor| (cursor.name, (source - cursor.position).max(0)))
+                    .collect();
+                Ok((by_state, oldest, lags))
+            })
+            .await?;
+        self.deliveries.reset();
+        let mut depth = 0;
+        for (system, state, n) in by_state {
+            if state == deliveries::DeliveryState::Pending.as_str()
+                || state == deliveries::DeliveryState::InFlight.as_str()
+            {
+                depth += n;
+            }
+            self.deliveries.with_label_values(&[&system, &state]).set(n);
+        }
+        self.queue_depth.set(depth);
+        let age = oldest.map_or(0.0, |at| ((renkei_store::now_ms() - at).max(0) as f64) / 1000.0);
+        self.oldest_undelivered.set(age);
+        self.hub_lag.reset();
+        for (subscriber, lag) in lags {
+            self.hub_lag.with_label_values(&[&subscriber]).set(lag);
+        }
+        if let Some(backups) = backups {
+            let age = backups.age_s().map_or(-1.0, |s| s as f64);
+            self.backup_age.with_label_values(&[&backups.dir().display().to_string()]).set(age);
+        }
+        let mut out = Vec::new();
+        prometheus::TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .map_err(|e| StorageError::Setup(format!("encoding metrics: {e}")))?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+}
