@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use renkei_gateway::storage::AuditEntry;
+use renkei_gateway::storage::archive;
 use renkei_gateway::storage::audit::{self, Checkpointer, Search};
 
 #[derive(Debug, clap::Args)]
@@ -32,6 +33,9 @@ enum AuditCommand {
         /// The checkpoints' signing key (`[audit].signing_key_file`; audit.key in --data-dir).
         #[arg(long)]
         key_file: Option<PathBuf>,
+        /// Where archived segments are (`[audit].archive_dir`; audit-archive in --data-dir).
+        #[arg(long)]
+        archive_dir: Option<PathBuf>,
     },
     /// Write entries as JSON Lines or CSV to standard output, oldest first.
     ///
@@ -120,11 +124,22 @@ pub(super) async fn run(args: AuditArgs) -> anyhow::Result<bool> {
     let data_dir = args.database.data_dir.clone();
     let db = args.database.open().await?;
     match args.command {
-        AuditCommand::Verify { from, to, key_file } => {
+        AuditCommand::Verify { from, to, key_file, archive_dir } => {
             let key_file = key_file.unwrap_or_else(|| data_dir.join("audit.key"));
             anyhow::ensure!(key_file.exists(), "--key-file: {} does not exist", key_file.display());
             let key =
                 Checkpointer::load_or_create(&key_file).map_err(|e| anyhow::anyhow!(e))?.verifying_key();
+            // The archived segments first: the live chain links to the last of them.
+            let archive_dir = archive_dir.unwrap_or_else(|| data_dir.join("audit-archive"));
+            let segment_key = key;
+            match db.read(move |c| archive::verify_segments(c, &segment_key, &archive_dir)).await? {
+                Ok(0) => {}
+                Ok(n) => println!("the archived segments check: {n} entries"),
+                Err(broken) => {
+                    eprintln!("the access log does not check: {broken}");
+                    return Ok(false);
+                }
+            }
             match db.read(move |c| audit::verify(c, &key, from, to)).await? {
                 Ok(v) => {
                     println!(

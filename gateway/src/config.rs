@@ -192,11 +192,16 @@ pub struct AuditConfig {
     /// How often the chain's head is signed (seconds; a tail cut off after the last checkpoint is
     /// what cannot be told from a quiet spell).
     pub checkpoint_interval_s: u64,
+    /// How long entries stay in the live table (days; at least 365). Older ones are archived
+    /// as signed segments in `archive_dir` (`renkei audit verify` checks them too).
+    pub retention_days: u32,
+    /// Where archived segments go; `audit-archive` in the data directory when absent.
+    pub archive_dir: Option<PathBuf>,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        Self { signing_key_file: None, checkpoint_interval_s: 60 }
+        Self { signing_key_file: None, checkpoint_interval_s: 60, retention_days: 365, archive_dir: None }
     }
 }
 
@@ -204,6 +209,11 @@ impl AuditConfig {
     /// The key file, `data_dir/audit.key` when not configured.
     pub fn key_file(&self, data_dir: &Path) -> PathBuf {
         self.signing_key_file.clone().unwrap_or_else(|| data_dir.join("audit.key"))
+    }
+
+    /// The archive directory, `data_dir/audit-archive` when not configured.
+    pub fn archive_dir(&self, data_dir: &Path) -> PathBuf {
+        self.archive_dir.clone().unwrap_or_else(|| data_dir.join("audit-archive"))
     }
 }
 

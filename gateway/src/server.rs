@@ -240,6 +240,40 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         crate::storage::audit::Checkpointer::load_or_create(&config.audit.key_file(&config.storage.data_dir))
             .map_err(|e| anyhow::anyhow!("[audit].signing_key_file: {e}"))?,
     );
+    anyhow::ensure!(
+        config.audit.retention_days >= 365,
+        "[audit].retention_days = {}: access logs are kept at least a year (365)",
+        config.audit.retention_days
+    );
+    // Entries past the retention time leave the live table as signed segments, at start and
+    // then every six hours.
+    let (db_ar, signer_ar, mut stop_ar) = (state.db.clone(), signer.clone(), shutdown_rx.clone());
+    let (archive_dir, retention_ms) = (
+        config.audit.archive_dir(&config.storage.data_dir),
+        i64::from(config.audit.retention_days) * 86_400_000,
+    );
+    tasks.spawn(async move {
+        loop {
+            loop {
+                let (signer, dir) = (signer_ar.clone(), archive_dir.clone());
+                let before = renkei_store::now_ms() - retention_ms;
+                match db_ar.write(move |c| crate::storage::archive::archive(c, &signer, &dir, before)).await {
+                    Ok(Some(segment)) => {
+                        info!(segment = %segment.file, entries = segment.entries, "access-log entries archived")
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "archiving the access log failed");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(6 * 3600)) => {}
+                _ = stop_ar.wait_for(|s| *s) => return Ok(()),
+            }
+        }
+    });
     let (db_cp, mut stop) = (state.db.clone(), shutdown_rx.clone());
     let every = std::time::Duration::from_secs(config.audit.checkpoint_interval_s.max(1));
     tasks.spawn(async move {

@@ -231,6 +231,11 @@ impl Checkpointer {
         Ok(Checkpointer { key: SigningKey::from_bytes(&secret) })
     }
 
+    /// Ed25519 over `message`, hex (an archived segment's seal).
+    pub fn sign(&self, message: &[u8]) -> String {
+        hex(&self.key.sign(message).to_bytes())
+    }
+
     pub fn verifying_key(&self) -> VerifyingKey {
         self.key.verifying_key()
     }
@@ -285,7 +290,14 @@ pub enum Broken {
     Checkpoint { seq: i64, why: String },
 }
 
-/// Walk the chain over `from..=to` (the whole chain when `None`) and check every entry's hash,
+/// Whether `signature` (hex) is `key`'s Ed25519 signature over `message`.
+pub fn check_signature(key: &VerifyingKey, message: &[u8], signature: &str) -> bool {
+    unhex(signature)
+        .and_then(|b| Signature::from_slice(&b).ok())
+        .is_some_and(|s| key.verify(message, &s).is_ok())
+}
+
+/// Walk the chain over `from..=to` (the live chain when `None`: after the archived segments) and check every entry's hash,
 /// its link to the one before, that no place is missing, and every checkpoint in the range: its
 /// signature under `key` and the entry it names.
 pub fn verify(
@@ -294,7 +306,8 @@ pub fn verify(
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<Result<Verified, Broken>, StorageError> {
-    let from = from.unwrap_or(1).max(1);
+    let (live, link) = crate::archive::live_start(conn)?;
+    let from = from.unwrap_or(live).max(live);
     let checkpoints: Vec<Checkpoint> = audit_checkpoints::table
         .filter(audit_checkpoints::seq.ge(from))
         .filter(audit_checkpoints::seq.le(to.unwrap_or(i64::MAX)))
@@ -303,8 +316,8 @@ pub fn verify(
         .load(conn)?;
     let to = to.unwrap_or(i64::MAX);
     // The link into the range: the hash of the entry before `from`.
-    let mut prev = if from == 1 {
-        GENESIS.to_owned()
+    let mut prev = if from == live {
+        link
     } else {
         match AuditEntry::range(conn, from - 1, from - 1)?.pop() {
             Some(e) => e.hash.unwrap_or_default(),

@@ -26,7 +26,7 @@ use crate::calendar::Calendar;
 use crate::{AnyConnection, DatabaseUrl, Db, Keyring, StorageError, audit, now_ms};
 
 /// Every table, for the row counts of a manifest and the export.
-pub const TABLES: [&str; 14] = [
+pub const TABLES: [&str; 15] = [
     "sessions",
     "visits",
     "submissions",
@@ -36,6 +36,7 @@ pub const TABLES: [&str; 14] = [
     "audit_log",
     "audit_head",
     "audit_checkpoints",
+    "audit_segments",
     "feed_changes",
     "feed_cursors",
     "feed_quarantine",

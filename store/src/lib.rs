@@ -5,6 +5,7 @@
 //! diesel is synchronous: every call runs on tokio's blocking pool through [`Db::read`] and
 //! [`Db::write`].
 
+pub mod archive;
 pub mod audit;
 pub mod backup;
 pub mod calendar;

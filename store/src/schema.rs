@@ -107,6 +107,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_segments (first_seq) {
+        first_seq -> BigInt,
+        last_seq -> BigInt,
+        last_hash -> Text,
+        entries -> BigInt,
+        file -> Text,
+        sha256 -> Text,
+        archived_at_ms -> BigInt,
+        key_id -> Text,
+        signature -> Text,
+    }
+}
+
+diesel::table! {
     feed_changes (seq) {
         seq -> BigInt,
         reason -> Text,

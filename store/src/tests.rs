@@ -432,3 +432,69 @@ async fn an_export_imports_into_an_empty_database_row_for_row() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_past_retention_leave_as_a_signed_segment_and_the_chain_still_checks() {
+    on_both(|db| async move {
+        let keys_dir = tempfile::tempdir().unwrap();
+        let signer = std::sync::Arc::new(
+            audit::Checkpointer::load_or_create(&keys_dir.path().join("audit.key")).unwrap(),
+        );
+        let key = signer.verifying_key();
+        let year_ago = now_ms() - 400 * 86_400_000;
+        db.write(move |c| {
+            for i in 0..15 {
+                let mut e =
+                    AuditEntry::new("s", "staff-1", "lookup", Some("0000000019"), Some(format!("#{i}")));
+                if i < 10 {
+                    e.at_ms = year_ago + i;
+                }
+                AuditEntry::insert_all(c, &[e])?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let s = signer.clone();
+        db.write(move |c| s.checkpoint(c)).await.unwrap();
+
+        let archive_dir = keys_dir.path().join("archive");
+        let (s, d) = (signer.clone(), archive_dir.clone());
+        let before = now_ms() - 365 * 86_400_000;
+        let segment =
+            db.write(move |c| archive::archive(c, &s, &d, before)).await.unwrap().expect("a segment");
+        assert_eq!((segment.first_seq, segment.last_seq, segment.entries), (1, 10, 10));
+        let (s, d) = (signer.clone(), archive_dir.clone());
+        assert!(
+            db.write(move |c| archive::archive(c, &s, &d, before)).await.unwrap().is_none(),
+            "nothing more is old"
+        );
+
+        // The live chain starts after the segment and checks; so does the segment.
+        let verified = db.read(move |c| audit::verify(c, &key, None, None)).await.unwrap().unwrap();
+        assert_eq!((verified.entries, verified.last_seq), (5, 15));
+        let d = archive_dir.clone();
+        assert_eq!(db.read(move |c| archive::verify_segments(c, &key, &d)).await.unwrap(), Ok(10));
+        // New entries keep linking to the chain.
+        db.write(|c| AuditEntry::insert_all(c, &[AuditEntry::new("s", "staff-1", "lookup", None, None)]))
+            .await
+            .unwrap();
+        assert!(db.read(move |c| audit::verify(c, &key, None, None)).await.unwrap().is_ok());
+
+        // One byte of the segment changed, or the file gone: named.
+        let path = archive_dir.join(&segment.file);
+        let original = std::fs::read(&path).unwrap();
+        let mut changed = original.clone();
+        let i = changed.iter().position(|b| *b == b'#').unwrap() + 1;
+        changed[i] = b'9';
+        std::fs::write(&path, &changed).unwrap();
+        let d = archive_dir.clone();
+        let broken = db.read(move |c| archive::verify_segments(c, &key, &d)).await.unwrap().unwrap_err();
+        assert!(broken.contains(&segment.file) && broken.contains("bytes were changed"), "{broken}");
+        std::fs::remove_file(&path).unwrap();
+        let d = archive_dir.clone();
+        let broken = db.read(move |c| archive::verify_segments(c, &key, &d)).await.unwrap().unwrap_err();
+        assert!(broken.contains("is not in"), "{broken}");
+    })
+    .await;
+}
