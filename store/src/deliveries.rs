@@ -97,6 +97,18 @@ pub enum DeliveryOutcome {
     },
 }
 
+impl DeliveryOutcome {
+    /// The outcome's name in the access log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DeliveryOutcome::Delivered { .. } => "delivered",
+            DeliveryOutcome::Rejected { .. } => "rejected",
+            DeliveryOutcome::Retry { .. } => "failed, to be retried",
+            DeliveryOutcome::Dead { .. } => "failed, dead-lettered",
+        }
+    }
+}
+
 /// Ids of deliveries due now: pending and due, or in flight with an expired lease.
 macro_rules! due_ids {
     ($now:expr, $limit:expr) => {
@@ -218,13 +230,26 @@ pub fn finish(
             .set(deliveries::next_attempt_at_ms.eq(at))
             .execute(conn)?;
     }
+    let (application_id, system, attempts, session_id): (String, String, i32, String) = deliveries::table
+        .inner_join(applications::table)
+        .filter(deliveries::id.eq(delivery_id))
+        .select((
+            deliveries::application_id,
+            deliveries::target_system,
+            deliveries::attempts,
+            applications::session_id,
+        ))
+        .first(conn)?;
     if let Some(status) = app_status {
-        let application_id: String =
-            deliveries::table.find(delivery_id).select(deliveries::application_id).first(conn)?;
-        diesel::update(applications::table.find(application_id))
+        diesel::update(applications::table.find(&application_id))
             .set((applications::status.eq(status.as_str()), applications::updated_at_ms.eq(now)))
             .execute(conn)?;
     }
+    // Every outcome is in the access log, in this transaction: which application went to which
+    // system, and how it ended (never the system's words, which may quote the application).
+    let detail = format!("application {application_id} to {system}: {} (attempt {attempts})", outcome.name());
+    let entry = crate::AuditEntry::new(&session_id, "", "delivery", None, Some(detail));
+    crate::AuditEntry::insert_all(conn, &[crate::AuditEntry { staff_id: None, ..entry }])?;
     Ok(true)
 }
 

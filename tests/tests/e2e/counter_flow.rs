@@ -185,6 +185,18 @@ async fn a_moving_notification_reaches_the_resident_record_exactly_once() {
     )
     .await;
     assert_eq!((late.receipt.as_str(), late.attempts), (delivered.receipt.as_str(), 1));
+    // The outcome is in the session's access log, without the system's words.
+    let outcomes: Vec<String> = h
+        .access_log(&session_id)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "delivery")
+        .filter_map(|e| e.detail)
+        .collect();
+    assert_eq!(
+        outcomes,
+        [format!("application {} to resident-record: delivered (attempt 1)", submitted.application_id)]
+    );
 
     // The client retries the same call (say, after a timeout): nothing new is committed.
     let again = counter.submit_applications(request.clone()).await.unwrap().into_inner();
