@@ -67,7 +67,8 @@ pub enum AdapterKind {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliveryConfig {
-    /// Concurrent delivery workers in this process.
+    /// Delivery workers per core system in this process: a slow or hung system holds only its
+    /// own workers.
     pub workers: usize,
     /// How often an idle worker looks for due deliveries (new submissions wake it at once).
     pub poll_interval_ms: u64,
@@ -80,6 +81,10 @@ pub struct DeliveryConfig {
     pub lease_ms: u64,
     /// Deliveries claimed per round trip to the database.
     pub batch: u32,
+    /// Transport failures in a row after which a system's circuit opens (its workers pause).
+    pub breaker_failures: u32,
+    /// How long an open circuit waits before one probe is sent.
+    pub breaker_open_ms: u64,
 }
 
 impl Default for DeliveryConfig {
@@ -92,6 +97,8 @@ impl Default for DeliveryConfig {
             max_backoff_ms: 300_000,
             lease_ms: 60_000,
             batch: 16,
+            breaker_failures: 5,
+            breaker_open_ms: 30_000,
         }
     }
 }

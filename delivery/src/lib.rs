@@ -2,8 +2,9 @@
 //! record, to the core systems.
 //!
 //! - [`systems`] — `[systems.*]` built into adapters, one per configured core system;
-//! - [`workers`] — the outbox's delivery workers: due deliveries to their system, retried with
-//!   backoff, refusals and dead letters kept for operators;
+//! - [`workers`] — the outbox's delivery workers, a few per system: due deliveries to their
+//!   system, retried with backoff, refusals and dead letters kept for operators;
+//! - [`breaker`] — a circuit breaker per system, so a failing one pauses instead of being hammered;
 //! - [`hub`] — the change-feed hub: the resident record's differences journaled and fanned out
 //!   to subscribers through their systems' channels, a cursor each;
 //! - [`mappings`] — the mapping set in force, reloaded when edited files pass the check;
@@ -26,12 +27,18 @@
 //!     SystemConfig::rest("http://127.0.0.1:8081/api/v1"),
 //! )]);
 //! let (_resident_record, systems) = systems::build(&configured, mappings)?;
+//! let config = DeliveryConfig::default();
+//! let breakers = renkei_delivery::breaker::Breakers::new(
+//!     config.breaker_failures,
+//!     std::time::Duration::from_millis(config.breaker_open_ms),
+//! );
 //! let deliverer = Deliverer {
 //!     db,
 //!     systems: Arc::new(systems),
 //!     events: SessionEvents::default(),
-//!     config: DeliveryConfig::default(),
+//!     config,
 //!     wakeup: Default::default(),
+//!     breakers: Arc::new(breakers),
 //! };
 //! let (_stop, stopped) = tokio::sync::watch::channel(false);
 //! deliverer.run(stopped).await;
@@ -39,6 +46,7 @@
 //! # }
 //! ```
 
+pub mod breaker;
 pub mod config;
 pub mod events;
 pub mod hub;

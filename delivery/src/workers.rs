@@ -13,12 +13,21 @@ use renkei_model::Application;
 use tokio::sync::{Notify, watch};
 use tracing::{debug, info, warn};
 
+use crate::breaker::{Breakers, CircuitState};
 use crate::config::DeliveryConfig;
 use crate::events::{SessionChange, SessionEvent, SessionEvents};
-use renkei_store::deliveries::{self, ClaimedDelivery, DeliveryOutcome};
+use renkei_store::deliveries::{self, ClaimedDelivery, DeliveryOutcome, Targets};
 use renkei_store::{Db, StorageError, now_ms};
 
 use crate::systems::Systems;
+
+/// Which deliveries a worker takes.
+#[derive(Debug, Clone)]
+enum Lane {
+    System(String),
+    /// Deliveries to a system not among these.
+    Unconfigured(Vec<String>),
+}
 
 /// What the workers share.
 #[derive(Debug, Clone)]
@@ -29,6 +38,8 @@ pub struct Deliverer {
     pub config: DeliveryConfig,
     /// Poked when new deliveries are committed, so workers need not wait for the next poll.
     pub wakeup: Arc<Notify>,
+    /// Each system's circuit.
+    pub breakers: Arc<Breakers>,
 }
 
 impl Deliverer {
@@ -42,12 +53,23 @@ impl Deliverer {
                 Err(e) => warn!(error = %e, "could not release leases left by the previous run"),
             }
         }
-        let workers: Vec<_> = (0..self.config.workers.max(1))
-            .map(|i| {
+        // `workers` per system, and one for deliveries to a system not configured here (they are
+        // dead-lettered with the reason).
+        let mut systems: Vec<String> = self.systems.keys().cloned().collect();
+        systems.sort();
+        let mut lanes: Vec<Lane> = systems
+            .iter()
+            .flat_map(|s| (0..self.config.workers.max(1)).map(|_| Lane::System(s.clone())))
+            .collect();
+        lanes.push(Lane::Unconfigured(systems));
+        let workers: Vec<_> = lanes
+            .into_iter()
+            .enumerate()
+            .map(|(i, lane)| {
                 let worker = self.clone();
                 let shutdown = shutdown.clone();
                 let name = format!("{}-{i}", uuid::Uuid::new_v4().simple());
-                tokio::spawn(async move { worker.work(name, shutdown).await })
+                tokio::spawn(async move { worker.work(name, lane, shutdown).await })
             })
             .collect();
         for w in workers {
@@ -55,13 +77,28 @@ impl Deliverer {
         }
     }
 
-    async fn work(&self, name: String, mut shutdown: watch::Receiver<bool>) {
+    async fn work(&self, name: String, lane: Lane, mut shutdown: watch::Receiver<bool>) {
         let poll = Duration::from_millis(self.config.poll_interval_ms.max(10));
         loop {
             if *shutdown.borrow() {
                 return;
             }
-            let claimed = match self.claim(&name).await {
+            // An open circuit: wait it out; half-open: one delivery, as the probe.
+            let mut batch = i64::from(self.config.batch.max(1));
+            if let Lane::System(system) = &lane {
+                let wait = self.breakers.wait(system);
+                if wait > Duration::ZERO {
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait.min(poll)) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    continue;
+                }
+                if self.breakers.state(system) == CircuitState::HalfOpen {
+                    batch = 1;
+                }
+            }
+            let claimed = match self.claim(&name, &lane, batch).await {
                 Ok(claimed) => claimed,
                 Err(e) => {
                     warn!(worker = %name, error = %e, "claiming deliveries failed");
@@ -82,15 +119,47 @@ impl Deliverer {
         }
     }
 
-    async fn claim(&self, worker: &str) -> Result<Vec<ClaimedDelivery>, StorageError> {
-        let (worker, batch, lease) =
-            (worker.to_owned(), i64::from(self.config.batch.max(1)), self.config.lease_ms as i64);
+    async fn claim(
+        &self,
+        worker: &str,
+        lane: &Lane,
+        batch: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StorageError> {
+        let (worker, lane, lease) = (worker.to_owned(), lane.clone(), self.config.lease_ms as i64);
         let keys = self.db.keys().clone();
-        self.db.write(move |c| deliveries::claim(c, &keys, &worker, batch, lease)).await
+        self.db
+            .write(move |c| {
+                let targets = match &lane {
+                    Lane::System(system) => Targets::Only(system),
+                    Lane::Unconfigured(systems) => Targets::NoneOf(systems),
+                };
+                deliveries::claim(c, &keys, &worker, targets, batch, lease)
+            })
+            .await
     }
 
     async fn attempt(&self, worker: &str, delivery: ClaimedDelivery) {
-        let outcome = self.send(&delivery).await;
+        // The lease is renewed while the system takes its time, so a slow answer is not taken
+        // for a lost worker and sent again by another.
+        let (outcome, answered) = {
+            let send = self.send(&delivery);
+            tokio::pin!(send);
+            let every = Duration::from_millis((self.config.lease_ms / 3).max(10));
+            loop {
+                tokio::select! {
+                    sent = &mut send => break sent,
+                    _ = tokio::time::sleep(every) => {
+                        let (id, who, lease) = (delivery.id.clone(), worker.to_owned(), self.config.lease_ms as i64);
+                        if let Err(e) = self.db.write(move |c| deliveries::renew(c, &id, &who, lease)).await {
+                            warn!(delivery = %delivery.id, error = %e, "could not renew the lease");
+                        }
+                    }
+                }
+            }
+        };
+        if self.systems.contains_key(&delivery.target_system) {
+            self.breakers.record(&delivery.target_system, answered);
+        }
         match &outcome {
             DeliveryOutcome::Delivered { .. } => {
                 info!(delivery = %delivery.id, system = %delivery.target_system, attempts = delivery.attempts, "delivered")
@@ -116,19 +185,25 @@ impl Deliverer {
         }
     }
 
-    async fn send(&self, delivery: &ClaimedDelivery) -> DeliveryOutcome {
+    /// The outcome, and whether the system answered (a refusal is an answer; a transport
+    /// failure is not).
+    async fn send(&self, delivery: &ClaimedDelivery) -> (DeliveryOutcome, bool) {
         let Some(system) = self.systems.get(&delivery.target_system) else {
-            return DeliveryOutcome::Dead {
-                error: format!("no core system {:?} is configured", delivery.target_system),
-            };
+            let error = format!("no core system {:?} is configured", delivery.target_system);
+            return (DeliveryOutcome::Dead { error }, true);
         };
         let application: Application = match serde_json::from_str(&delivery.payload) {
             Ok(app) => app,
             Err(e) => {
-                return DeliveryOutcome::Dead { error: format!("stored application is unreadable: {e}") };
+                return (
+                    DeliveryOutcome::Dead { error: format!("stored application is unreadable: {e}") },
+                    true,
+                );
             }
         };
-        match system.deliver(&delivery.application_id, &application).await {
+        let answer = system.deliver(&delivery.application_id, &application).await;
+        let answered = !matches!(&answer, Err(e) if e.is_retryable());
+        let outcome = match answer {
             Ok(receipt) => DeliveryOutcome::Delivered { receipt: receipt.reference },
             Err(e @ (DeliveryError::Rejected { .. } | DeliveryError::Unsupported { .. })) => {
                 DeliveryOutcome::Rejected { reason: e.to_string() }
@@ -140,7 +215,8 @@ impl Deliverer {
                 }
             }
             Err(e) => DeliveryOutcome::Dead { error: e.to_string() },
-        }
+        };
+        (outcome, answered)
     }
 
     fn backoff_ms(&self, attempts: i32) -> i64 {

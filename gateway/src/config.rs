@@ -62,8 +62,10 @@
 //! base_url = "https://fukushi.example.lg.jp/api/v1/"
 //!
 //! [delivery]
-//! workers = 2
+//! workers = 2                              # per core system
 //! max_attempts = 8
+//! breaker_failures = 5                     # transport failures in a row that open a system's circuit …
+//! breaker_open_ms = 30000                  # … for this long, then one probe
 //!
 //! [card]
 //! counter_readers = { "shiminka-03" = "Virtual PCD 00 00" }   # card events go to that counter's sessions

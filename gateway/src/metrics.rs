@@ -8,6 +8,8 @@ use prometheus::{
     Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
+use renkei_delivery::breaker::Breakers;
+
 use crate::backups::Backups;
 use crate::storage::{Db, StorageError, deliveries, feed};
 
@@ -21,6 +23,7 @@ pub struct Metrics {
     oldest_undelivered: Gauge,
     hub_lag: IntGaugeVec,
     backup_age: GaugeVec,
+    circuit: IntGaugeVec,
 }
 
 impl Default for Metrics {
@@ -64,8 +67,14 @@ impl Metrics {
             &["dir"],
         )
         .expect("valid metric");
+        let circuit = IntGaugeVec::new(
+            Opts::new("circuit_state", "A core system's circuit: 0 closed, 1 half-open (probing), 2 open"),
+            &["system"],
+        )
+        .expect("valid metric");
         for metric in [
-            Box::new(rpc.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(circuit.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(rpc.clone()),
             Box::new(deliveries.clone()),
             Box::new(queue_depth.clone()),
             Box::new(oldest_undelivered.clone()),
@@ -74,7 +83,7 @@ impl Metrics {
         ] {
             registry.register(metric).expect("each metric registered once");
         }
-        Metrics { registry, rpc, deliveries, queue_depth, oldest_undelivered, hub_lag, backup_age }
+        Metrics { registry, rpc, deliveries, queue_depth, oldest_undelivered, hub_lag, backup_age, circuit }
     }
 
     /// One answered call of `path` (`/renkei.v1.CounterService/OpenSession`).
@@ -84,7 +93,16 @@ impl Metrics {
     }
 
     /// The text exposition, with the database's figures read now.
-    pub async fn render(&self, db: &Db, backups: Option<&Backups>) -> Result<String, StorageError> {
+    pub async fn render(
+        &self,
+        db: &Db,
+        backups: Option<&Backups>,
+        breakers: &Breakers,
+        systems: &[String],
+    ) -> Result<String, StorageError> {
+        for system in systems {
+            self.circuit.with_label_values(&[system]).set(breakers.state(system).level());
+        }
         let (by_state, oldest, lags) = db
             .read(|c| {
                 let by_state = deliveries::by_system_and_state(c)?;

@@ -122,6 +122,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
             false => None,
         },
         metrics: crate::metrics::Metrics::new(),
+        breakers: Arc::new(renkei_delivery::breaker::Breakers::new(
+            config.delivery.breaker_failures,
+            Duration::from_millis(config.delivery.breaker_open_ms),
+        )),
     });
 
     let grpc_listener = TcpListener::bind(config.server.grpc_listen).await.with_context(|| {
@@ -211,11 +215,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         });
     }
 
-    let (stop, http_app, server) = (
-        shutdown_rx.clone(),
-        http::router(db.clone(), push, state.backups.clone(), state.metrics.clone()),
-        config.server.clone(),
-    );
+    let (stop, http_app, server) = (shutdown_rx.clone(), http::router(&state, push), config.server.clone());
     tasks.spawn(async move {
         crate::listen::serve_http(http_listener, http_app, http_tls, &server, stop)
             .await
@@ -228,6 +228,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         events: state.events.clone(),
         config: config.delivery.clone(),
         wakeup: state.delivery_wakeup.clone(),
+        breakers: state.breakers.clone(),
     };
     let stop = shutdown_rx.clone();
     tasks.spawn(async move {

@@ -110,8 +110,18 @@ impl DeliveryOutcome {
 }
 
 /// Ids of deliveries due now: pending and due, or in flight with an expired lease.
+/// Which deliveries a worker takes: one system's, or those of systems not in a list.
+#[derive(Debug, Clone, Copy)]
+pub enum Targets<'a> {
+    Only(&'a str),
+    NoneOf(&'a [String]),
+}
+
 macro_rules! due_ids {
-    ($now:expr, $limit:expr) => {
+    ($now:expr, $limit:expr, $target:expr) => {
+        due_ids!(@ $now, $limit).filter($target)
+    };
+    (@ $now:expr, $limit:expr) => {
         deliveries::table
             .filter(
                 deliveries::state
@@ -134,13 +144,27 @@ pub fn claim(
     conn: &mut AnyConnection,
     keys: &Keyring,
     worker: &str,
+    targets: Targets<'_>,
     limit: i64,
     lease_ms: i64,
 ) -> Result<Vec<ClaimedDelivery>, StorageError> {
     let now = now_ms();
-    let ids: Vec<String> = match conn {
-        AnyConnection::Postgresql(pg) => due_ids!(now, limit).for_update().skip_locked().load(pg)?,
-        AnyConnection::Sqlite(lite) => due_ids!(now, limit).load(lite)?,
+    let ids: Vec<String> = match (&mut *conn, targets) {
+        (AnyConnection::Postgresql(pg), Targets::Only(system)) => {
+            due_ids!(now, limit, deliveries::target_system.eq(system)).for_update().skip_locked().load(pg)?
+        }
+        (AnyConnection::Postgresql(pg), Targets::NoneOf(systems)) => {
+            due_ids!(now, limit, deliveries::target_system.ne_all(systems))
+                .for_update()
+                .skip_locked()
+                .load(pg)?
+        }
+        (AnyConnection::Sqlite(lite), Targets::Only(system)) => {
+            due_ids!(now, limit, deliveries::target_system.eq(system)).load(lite)?
+        }
+        (AnyConnection::Sqlite(lite), Targets::NoneOf(systems)) => {
+            due_ids!(now, limit, deliveries::target_system.ne_all(systems)).load(lite)?
+        }
     };
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -323,6 +347,20 @@ pub fn release_all_leases(conn: &mut AnyConnection) -> Result<usize, StorageErro
 }
 
 /// How many deliveries are in `state`.
+/// Extend `worker`'s lease on delivery `id` to `lease_ms` from now, while an attempt runs;
+/// false when the lease is no longer the worker's.
+pub fn renew(conn: &mut AnyConnection, id: &str, worker: &str, lease_ms: i64) -> Result<bool, StorageError> {
+    let n = diesel::update(
+        deliveries::table
+            .filter(deliveries::id.eq(id))
+            .filter(deliveries::state.eq(DeliveryState::InFlight.as_str()))
+            .filter(deliveries::claimed_by.eq(worker)),
+    )
+    .set(deliveries::lease_until_ms.eq(Some(now_ms() + lease_ms)))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// How many deliveries each system has in each state: (system, state, count).
 pub fn by_system_and_state(conn: &mut AnyConnection) -> Result<Vec<(String, String, i64)>, StorageError> {
     Ok(deliveries::table

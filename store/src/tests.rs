@@ -64,8 +64,19 @@ async fn concurrent_claims_take_disjoint_deliveries() {
                     let mut mine = Vec::new();
                     loop {
                         let worker = format!("w{w}");
-                        let got =
-                            db.write(move |c| deliveries::claim(c, &KEYS, &worker, 3, 60_000)).await.unwrap();
+                        let got = db
+                            .write(move |c| {
+                                deliveries::claim(
+                                    c,
+                                    &KEYS,
+                                    &worker,
+                                    deliveries::Targets::NoneOf(&[]),
+                                    3,
+                                    60_000,
+                                )
+                            })
+                            .await
+                            .unwrap();
                         if got.is_empty() {
                             return mine;
                         }
@@ -90,7 +101,10 @@ async fn outcomes_leases_and_requeue() {
     on_both(|db| async move {
         let session = new_session(&db).await;
         submit(&db, &session, "k", "h", 1).await;
-        let claimed = db.write(|c| deliveries::claim(c, &KEYS, "w1", 10, 60_000)).await.unwrap();
+        let claimed = db
+            .write(|c| deliveries::claim(c, &KEYS, "w1", deliveries::Targets::NoneOf(&[]), 10, 60_000))
+            .await
+            .unwrap();
         assert_eq!(claimed.len(), 1);
         assert_eq!(claimed[0].attempts, 1);
         let id = claimed[0].id.clone();
@@ -103,7 +117,12 @@ async fn outcomes_leases_and_requeue() {
         let (i, o) =
             (id.clone(), DeliveryOutcome::Retry { error: "503".into(), retry_at_ms: now_ms() + 60_000 });
         assert!(db.write(move |c| deliveries::finish(c, &i, "w1", &o)).await.unwrap());
-        assert!(db.write(|c| deliveries::claim(c, &KEYS, "w1", 10, 60_000)).await.unwrap().is_empty());
+        assert!(
+            db.write(|c| deliveries::claim(c, &KEYS, "w1", deliveries::Targets::NoneOf(&[]), 10, 60_000))
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
         // Dead-lettered, then put back by an operator, then delivered.
         let i = id.clone();
@@ -115,7 +134,10 @@ async fn outcomes_leases_and_requeue() {
         })
         .await
         .unwrap();
-        let again = db.write(|c| deliveries::claim(c, &KEYS, "w1", 10, 60_000)).await.unwrap();
+        let again = db
+            .write(|c| deliveries::claim(c, &KEYS, "w1", deliveries::Targets::NoneOf(&[]), 10, 60_000))
+            .await
+            .unwrap();
         assert_eq!(again[0].attempts, 2);
         let (i, o) = (id.clone(), DeliveryOutcome::Dead { error: "gave up".into() });
         assert!(db.write(move |c| deliveries::finish(c, &i, "w1", &o)).await.unwrap());
@@ -123,11 +145,17 @@ async fn outcomes_leases_and_requeue() {
         assert!(db.write(move |c| deliveries::requeue(c, &i)).await.unwrap());
         let i = id.clone();
         assert!(!db.write(move |c| deliveries::requeue(c, &i)).await.unwrap(), "only dead or rejected");
-        let third = db.write(|c| deliveries::claim(c, &KEYS, "w3", 10, 60_000)).await.unwrap();
+        let third = db
+            .write(|c| deliveries::claim(c, &KEYS, "w3", deliveries::Targets::NoneOf(&[]), 10, 60_000))
+            .await
+            .unwrap();
         assert_eq!(third[0].attempts, 3);
 
         // An expired lease is claimed again by someone else.
-        let expired = db.write(|c| deliveries::claim(c, &KEYS, "w4", 10, -1)).await.unwrap();
+        let expired = db
+            .write(|c| deliveries::claim(c, &KEYS, "w4", deliveries::Targets::NoneOf(&[]), 10, -1))
+            .await
+            .unwrap();
         assert!(expired.is_empty(), "w3's lease is still running");
         let i = id.clone();
         db.write(move |c| {
@@ -138,7 +166,10 @@ async fn outcomes_leases_and_requeue() {
         })
         .await
         .unwrap();
-        let taken_over = db.write(|c| deliveries::claim(c, &KEYS, "w4", 10, 60_000)).await.unwrap();
+        let taken_over = db
+            .write(|c| deliveries::claim(c, &KEYS, "w4", deliveries::Targets::NoneOf(&[]), 10, 60_000))
+            .await
+            .unwrap();
         assert_eq!(taken_over.len(), 1);
         let (i, o) = (id.clone(), DeliveryOutcome::Delivered { receipt: "R1".into() });
         assert!(!db.write(move |c| deliveries::finish(c, &i, "w3", &o)).await.unwrap(), "w3 lost the lease");

@@ -62,6 +62,8 @@ pub struct GatewayState {
     pub backups: Option<Arc<crate::backups::Backups>>,
     /// What `/metrics` reports; the guard observes every call.
     pub metrics: crate::metrics::Metrics,
+    /// Each core system's circuit, kept by the delivery workers.
+    pub breakers: Arc<renkei_delivery::breaker::Breakers>,
 }
 
 impl GatewayState {

@@ -31,27 +31,7 @@ async fn with_simulator(kind: SystemKind) -> (CoreSystemHandle, Harness) {
 async fn a_welfare_application_from_the_counter_reaches_the_welfare_system_through_its_mapping() {
     let (welfare, h) = with_simulator(SystemKind::Welfare).await;
     let applicant = h.population.hard_case(HardCase::TakaVariant).unwrap();
-    let staff = |v: &str| pb::FieldValue { value: v.into(), provenance: pb::Provenance::Staff as i32 };
-    let draft = pb::ApplicationDraft {
-        procedure_id: "seishin.techo.koushin".into(),
-        applicant_atena_number: applicant.atena_number.to_string(),
-        subject_atena_numbers: vec![applicant.atena_number.to_string()],
-        life_event: pb::LifeEvent::Unspecified as i32,
-        fields: [
-            ("name", "髙橋 ハル"),
-            ("birth_date", "1926-12-25"),
-            ("address", "神奈川県横浜市中区山下町1番地"),
-            ("event_date", "2026-11-20"),
-            ("techo.kind", "精神障害者保健福祉手帳"),
-            ("techo.number", "A123456"),
-            ("techo.grade", "2級"),
-            ("techo.expiry", "2026-12-31"),
-            ("basis", "診断書"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), staff(v)))
-        .collect(),
-    };
+    let draft = crate::harness::techo_renewal(applicant.atena_number.as_str());
     let mut counter = h.counter().await;
     let session_id = h.open_session(&mut counter).await;
     let response = counter

@@ -107,3 +107,75 @@ async fn a_refused_application_is_not_retried() {
     assert!(rejected.last_error.contains("422"), "{}", rejected.last_error);
     assert_eq!(h.simulator.rejected_todoke().len(), 1, "{rejected:?}");
 }
+
+/// A core system that accepts connections and never answers holds only its own workers: the
+/// resident record's deliveries go on, the hung system's circuit opens, and when it answers
+/// again a probe closes the circuit and its delivery arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_system_holds_only_its_own_workers_and_its_circuit_opens_and_closes() {
+    use renkei_conformance::core_system::{CoreSystemSimulator, SystemKind};
+    use renkei_delivery::breaker::CircuitState;
+
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = hung.local_addr().unwrap();
+    let holding = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = hung.accept().await {
+            held.push(socket);
+        }
+    });
+    let h = Harness::start_with(move |c| {
+        let mut welfare = renkei_gateway::config::SystemConfig::rest(format!("http://{addr}/api/v1"));
+        if let renkei_adapter_core::TransportConfig::Rest(rest) = &mut welfare.transport {
+            rest.timeout_ms = 300;
+        }
+        c.systems.insert("welfare".into(), welfare);
+        c.delivery.breaker_failures = 2;
+        c.delivery.breaker_open_ms = 500;
+        c.delivery.max_attempts = 100;
+    })
+    .await;
+    let mut counter = h.counter().await;
+    let session_id = h.open_session(&mut counter).await;
+    let applicant = h.population.hard_case(HardCase::TakaVariant).unwrap();
+    let welfare = counter
+        .submit_applications(pb::SubmitApplicationsRequest {
+            session_id: session_id.clone(),
+            idempotency_key: "techo-hung".into(),
+            applications: vec![crate::harness::techo_renewal(applicant.atena_number.as_str())],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .applications[0]
+        .application_id
+        .clone();
+    let breakers = h.gateway.state().breakers.clone();
+    let opened = async {
+        while breakers.state("welfare") == CircuitState::Closed {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(15), opened).await.expect("the circuit opens");
+
+    // Meanwhile the resident record's deliveries go on.
+    for n in 0..5 {
+        let (session, id) = submit_one(&h, &format!("meanwhile-{n}")).await;
+        let mut c = h.counter().await;
+        wait_for_status(&mut c, &session, &id, pb::ApplicationStatus::Delivered).await;
+    }
+    assert_ne!(breakers.state("welfare"), CircuitState::Closed, "the hung system is still held off");
+
+    // The system comes back on the same address: a probe closes the circuit, the delivery arrives.
+    holding.abort();
+    let _ = holding.await;
+    let population = renkei_conformance::population::Population::generate(300, crate::harness::SEED);
+    let mappings = std::sync::Arc::new(renkei_mappings::MappingSet::embedded().unwrap());
+    let back =
+        CoreSystemSimulator::new(SystemKind::Welfare, &population, mappings).start(addr).await.unwrap();
+    wait_for_status(&mut counter, &session_id, &welfare, pb::ApplicationStatus::Delivered).await;
+    assert_eq!(breakers.state("welfare"), CircuitState::Closed);
+    let received = back.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0].idempotency_key, welfare);
+}

@@ -145,6 +145,31 @@ pub(crate) fn moving_notification(atena: &str) -> pb::ApplicationDraft {
     }
 }
 
+/// A 精神障害者保健福祉手帳 renewal for `atena`, which goes to the welfare system.
+pub(crate) fn techo_renewal(atena: &str) -> pb::ApplicationDraft {
+    let staff = |v: &str| pb::FieldValue { value: v.into(), provenance: pb::Provenance::Staff as i32 };
+    pb::ApplicationDraft {
+        procedure_id: "seishin.techo.koushin".into(),
+        applicant_atena_number: atena.into(),
+        subject_atena_numbers: vec![atena.into()],
+        life_event: pb::LifeEvent::Unspecified as i32,
+        fields: [
+            ("name", "髙橋 ハル"),
+            ("birth_date", "1926-12-25"),
+            ("address", "神奈川県横浜市中区山下町1番地"),
+            ("event_date", "2026-11-20"),
+            ("techo.kind", "精神障害者保健福祉手帳"),
+            ("techo.number", "A123456"),
+            ("techo.grade", "2級"),
+            ("techo.expiry", "2026-12-31"),
+            ("basis", "診断書"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), staff(v)))
+        .collect(),
+    }
+}
+
 /// Wait on a session's event stream until an application reaches `status`.
 pub(crate) async fn wait_for_status(
     counter: &mut CounterServiceClient<Authorized>,

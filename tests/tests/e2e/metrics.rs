@@ -94,6 +94,7 @@ async fn metrics_are_scraped_in_the_prometheus_text_format_with_every_figure() {
         value(&scrape, "renkei_hub_lag_changes", &[("subscriber", "tax")]).is_some(),
         "the hub's lag per subscriber"
     );
+    assert_eq!(value(&scrape, "renkei_circuit_state", &[("system", "resident-record")]), Some(0.0), "closed");
     let backup_age = value(&scrape, "renkei_backup_age_seconds", &[]).expect("the backup's age");
     assert!((-1.0..3600.0).contains(&backup_age), "{backup_age}");
 }
