@@ -34,7 +34,8 @@ enum UsersCommand {
         #[arg(long)]
         name: String,
         /// A group (repeat for several): `renkei groups list` shows them.
-        #[arg(long = "group", required = true)]
+        // Its own id: `groups` is the global --groups file.
+        #[arg(long = "group", id = "group", required = true)]
         groups: Vec<String>,
     },
     /// Set a new password (first line of standard input); the user's logins end and a lock is lifted.

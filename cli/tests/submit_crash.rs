@@ -1,0 +1,258 @@
+//! SubmitApplications survives `kill -9`: 50 counters submit 10,000 applications to the real
+//! `renkei serve` binary, which is killed mid-burst and started again on the same database. Each
+//! counter resends what was not answered under the same idempotency key, as a counter app does.
+//! At the resident record — a simulator in this process, outside the gateway's — every
+//! acknowledged application arrives exactly once, and nothing arrives that was never acknowledged.
+
+use std::collections::{HashMap, HashSet};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use renkei_conformance::population::Population;
+use renkei_conformance::resident_record::ResidentRecordSimulator;
+use renkei_proto::Bearer;
+use renkei_proto::v1 as pb;
+use renkei_proto::v1::auth_service_client::AuthServiceClient;
+use renkei_proto::v1::counter_service_client::CounterServiceClient;
+use tonic::transport::Channel;
+
+const CLIENTS: usize = 50;
+const EACH: usize = 200;
+const USER: &str = "crash-test";
+const PASSPHRASE: &str = "a passphrase for the crash test";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn spawn(config: &Path, log: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_renkei"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::options().create(true).append(true).open(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+async fn connect(addr: &str) -> Channel {
+    loop {
+        if let Ok(channel) = Channel::from_shared(addr.to_owned()).unwrap().connect().await {
+            return channel;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn moving(atena: &str) -> pb::ApplicationDraft {
+    let value = |v: &str| pb::FieldValue { value: v.into(), provenance: pb::Provenance::Staff as i32 };
+    let fields = [
+        ("event_date", "2026-11-20"),
+        ("new_address.prefecture", "神奈川県"),
+        ("new_address.municipality", "横浜市鶴見区"),
+        ("new_address.local_government_code", "141011"),
+        ("new_address.town", "桜町二丁目"),
+        ("new_address.banchi", "4番1号"),
+    ];
+    pb::ApplicationDraft {
+        procedure_id: "jumin.idou".into(),
+        applicant_atena_number: atena.into(),
+        subject_atena_numbers: vec![atena.into()],
+        life_event: pb::LifeEvent::MoveWithin as i32,
+        fields: fields.iter().map(|(k, v)| ((*k).to_owned(), value(v))).collect(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_submission_arrives_once_across_a_kill_on_sqlite() {
+    across_a_kill(None).await;
+}
+
+/// The same on PostgreSQL, in a database of its own at `RENKEI_TEST_POSTGRES_URL`'s server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_submission_arrives_once_across_a_kill_on_postgresql() {
+    if std::env::var("RENKEI_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
+        eprintln!("RENKEI_SKIP_POSTGRES=1: not run");
+        return;
+    }
+    let admin = std::env::var("RENKEI_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let name = format!("renkei_crash_{}", uuid::Uuid::new_v4().simple());
+    let psql = |sql: String| {
+        let status = Command::new("psql").args(["-w", "-q", &admin, "-c", &sql]).status().expect("psql runs");
+        assert!(status.success(), "psql: {sql}");
+    };
+    psql(format!("CREATE DATABASE {name}"));
+    let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
+    across_a_kill(Some(url)).await;
+    psql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}
+
+async fn across_a_kill(database_url: Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let population = Population::generate(300, 7);
+    let resident_record = ResidentRecordSimulator::new(&population).start("127.0.0.1:0").await.unwrap();
+    let atena = population.residents().next().unwrap().atena_number.to_string();
+    let (grpc, http) = (free_port(), free_port());
+    let data = dir.path().join("data");
+    let config = dir.path().join("renkei.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[server]
+grpc_listen = "127.0.0.1:{grpc}"
+http_listen = "127.0.0.1:{http}"
+[storage]
+data_dir = "{data}"
+{database}
+[card]
+watch = false
+[auth]
+calls_per_second = 100000
+calls_burst = 100000
+[delivery]
+poll_interval_ms = 100
+initial_backoff_ms = 100
+max_backoff_ms = 500
+lease_ms = 2000
+[systems.resident-record]
+transport = "rest"
+base_url = "{rr}"
+"#,
+            data = data.display(),
+            database = database_url.as_ref().map(|u| format!("database_url = \"{u}\"")).unwrap_or_default(),
+            rr = resident_record.base_url(),
+        ),
+    )
+    .unwrap();
+    let mut add = Command::new(env!("CARGO_BIN_EXE_renkei"));
+    add.args(["--log", "error", "users", "--data-dir"]).arg(&data);
+    if let Some(url) = &database_url {
+        add.args(["--database-url", url]);
+    }
+    let mut add = add
+        .args(["add", USER, "--name", "試験 職員", "--group", "窓口職員"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(add.stdin.take().unwrap(), "{PASSPHRASE}").unwrap();
+    assert!(add.wait().unwrap().success(), "renkei users add");
+
+    let log = dir.path().join("renkei.log");
+    let logs = || std::fs::read_to_string(&log).unwrap_or_default();
+    let addr = format!("http://127.0.0.1:{grpc}");
+    let mut first = spawn(&config, &log);
+    let channel = connect(&addr).await;
+    let token = AuthServiceClient::new(channel)
+        .login(pb::LoginRequest { user_id: USER.into(), password: PASSPHRASE.into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+
+    // Each counter submits its share in order; an unanswered call is sent again, same key.
+    let acknowledged = Arc::new(AtomicUsize::new(0));
+    let counters: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let (addr, token, atena, acknowledged) =
+                (addr.clone(), token.clone(), atena.clone(), acknowledged.clone());
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                let mut session: Option<String> = None;
+                let mut n = 0;
+                while n < EACH {
+                    let mut counter =
+                        CounterServiceClient::new(Bearer::new(&token).unwrap().on(connect(&addr).await));
+                    let session_id = match &session {
+                        Some(s) => s.clone(),
+                        None => match counter
+                            .open_session(pb::OpenSessionRequest { counter_id: format!("window-{client}") })
+                            .await
+                        {
+                            Ok(s) => session.insert(s.into_inner().session_id).clone(),
+                            Err(_) => continue,
+                        },
+                    };
+                    while n < EACH {
+                        let request = pb::SubmitApplicationsRequest {
+                            session_id: session_id.clone(),
+                            idempotency_key: format!("c{client}-{n}"),
+                            applications: vec![moving(&atena)],
+                        };
+                        match counter.submit_applications(request).await {
+                            Ok(answer) => {
+                                ids.push(answer.into_inner().applications[0].application_id.clone());
+                                acknowledged.fetch_add(1, Ordering::Relaxed);
+                                n += 1;
+                            }
+                            Err(status)
+                                if status.code() == tonic::Code::Unavailable
+                                    || status.code() == tonic::Code::Unknown =>
+                            {
+                                break;
+                            }
+                            Err(status) => panic!("submission c{client}-{n}: {status:?}"),
+                        }
+                    }
+                }
+                ids
+            })
+        })
+        .collect();
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while acknowledged.load(Ordering::Relaxed) < CLIENTS * EACH / 3 {
+        assert!(Instant::now() < deadline, "too few submissions answered; the gateway said:\n{}", logs());
+        assert!(first.try_wait().unwrap().is_none(), "the gateway stopped:\n{}", logs());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.kill().unwrap(); // SIGKILL: no shutdown, no lease released
+    first.wait().unwrap();
+    let at_kill = acknowledged.load(Ordering::Relaxed);
+    assert!(at_kill < CLIENTS * EACH, "the kill came after the burst");
+    let mut second = spawn(&config, &log);
+
+    let mut acked: Vec<String> = Vec::new();
+    for c in counters {
+        acked.extend(c.await.unwrap());
+    }
+    assert_eq!(acked.len(), CLIENTS * EACH);
+    let expected: HashSet<&String> = acked.iter().collect();
+    assert_eq!(expected.len(), CLIENTS * EACH, "one application per idempotency key");
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let received = resident_record.received_todoke();
+        if received.len() >= CLIENTS * EACH {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{} of {} arrived:\n{}", received.len(), CLIENTS * EACH, logs());
+        assert!(second.try_wait().unwrap().is_none(), "the gateway stopped:\n{}", logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Anything more would have been sent by now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+
+    let received = resident_record.received_todoke();
+    let mut by_key: HashMap<&str, usize> = HashMap::new();
+    for r in &received {
+        *by_key.entry(r.idempotency_key.as_str()).or_default() += 1;
+    }
+    assert_eq!(received.len(), CLIENTS * EACH, "each acknowledged application arrives once, nothing else");
+    for id in &acked {
+        assert_eq!(by_key.get(id.as_str()), Some(&1), "{id}");
+    }
+    eprintln!(
+        "killed after {at_kill} of {} acknowledged; all {} arrived once",
+        CLIENTS * EACH,
+        received.len()
+    );
+}
