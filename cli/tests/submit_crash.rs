@@ -40,12 +40,22 @@ fn spawn(config: &Path, log: &Path) -> Child {
         .unwrap()
 }
 
-async fn connect(addr: &str) -> Channel {
-    loop {
+/// A channel to `addr`, trying for two seconds.
+async fn try_connect(addr: &str) -> Option<Channel> {
+    for _ in 0..40 {
         if let Ok(channel) = Channel::from_shared(addr.to_owned()).unwrap().connect().await {
-            return channel;
+            return Some(channel);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+async fn connect(addr: &str) -> Channel {
+    loop {
+        if let Some(channel) = try_connect(addr).await {
+            return channel;
+        }
     }
 }
 
@@ -70,12 +80,30 @@ fn moving(atena: &str) -> pb::ApplicationDraft {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_submission_arrives_once_across_a_kill_on_sqlite() {
-    across_a_kill(None).await;
+    across_a_kill(None, Restart::SameGateway).await;
 }
 
 /// The same on PostgreSQL, in a database of its own at `RENKEI_TEST_POSTGRES_URL`'s server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_submission_arrives_once_across_a_kill_on_postgresql() {
+    on_postgresql(Restart::SameGateway).await;
+}
+
+/// Two gateways on one PostgreSQL, one killed mid-burst and not restarted: its counters go on
+/// at the other, which also takes over the deliveries the dead one had leased.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_one_postgresql_one_killed_the_other_finishes() {
+    on_postgresql(Restart::OtherReplica).await;
+}
+
+/// After the kill: start the same gateway again, or go on with a second one already running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restart {
+    SameGateway,
+    OtherReplica,
+}
+
+async fn on_postgresql(restart: Restart) {
     if std::env::var("RENKEI_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
         eprintln!("RENKEI_SKIP_POSTGRES=1: not run");
         return;
@@ -89,22 +117,24 @@ async fn every_acknowledged_submission_arrives_once_across_a_kill_on_postgresql(
     };
     psql(format!("CREATE DATABASE {name}"));
     let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
-    across_a_kill(Some(url)).await;
+    across_a_kill(Some(url), restart).await;
     psql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }
 
-async fn across_a_kill(database_url: Option<String>) {
+async fn across_a_kill(database_url: Option<String>, restart: Restart) {
     let dir = tempfile::tempdir().unwrap();
     let population = Population::generate(300, 7);
     let resident_record = ResidentRecordSimulator::new(&population).start("127.0.0.1:0").await.unwrap();
     let atena = population.residents().next().unwrap().atena_number.to_string();
-    let (grpc, http) = (free_port(), free_port());
     let data = dir.path().join("data");
-    let config = dir.path().join("renkei.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
+    // One configuration per gateway; replicas share the data directory's keys and the database.
+    let write_config = |name: &str| {
+        let (grpc, http) = (free_port(), free_port());
+        let config = dir.path().join(name);
+        std::fs::write(
+            &config,
+            format!(
+                r#"
 [server]
 grpc_listen = "127.0.0.1:{grpc}"
 http_listen = "127.0.0.1:{http}"
@@ -125,12 +155,16 @@ lease_ms = 2000
 transport = "rest"
 base_url = "{rr}"
 "#,
-            data = data.display(),
-            database = database_url.as_ref().map(|u| format!("database_url = \"{u}\"")).unwrap_or_default(),
-            rr = resident_record.base_url(),
-        ),
-    )
-    .unwrap();
+                data = data.display(),
+                database =
+                    database_url.as_ref().map(|u| format!("database_url = \"{u}\"")).unwrap_or_default(),
+                rr = resident_record.base_url(),
+            ),
+        )
+        .unwrap();
+        (config, format!("http://127.0.0.1:{grpc}"))
+    };
+    let (config, addr) = write_config("renkei.toml");
     let mut add = Command::new(env!("CARGO_BIN_EXE_renkei"));
     add.args(["--log", "error", "users", "--data-dir"]).arg(&data);
     if let Some(url) = &database_url {
@@ -147,8 +181,11 @@ base_url = "{rr}"
 
     let log = dir.path().join("renkei.log");
     let logs = || std::fs::read_to_string(&log).unwrap_or_default();
-    let addr = format!("http://127.0.0.1:{grpc}");
     let mut first = spawn(&config, &log);
+    let mut replica = (restart == Restart::OtherReplica).then(|| write_config("replica.toml"));
+    let mut other = replica.as_ref().map(|(config, _)| spawn(config, &log));
+    let addrs: Arc<Vec<String>> =
+        Arc::new([Some(addr.clone()), replica.take().map(|(_, a)| a)].into_iter().flatten().collect());
     let channel = connect(&addr).await;
     let token = AuthServiceClient::new(channel)
         .login(pb::LoginRequest { user_id: USER.into(), password: PASSPHRASE.into() })
@@ -161,15 +198,18 @@ base_url = "{rr}"
     let acknowledged = Arc::new(AtomicUsize::new(0));
     let counters: Vec<_> = (0..CLIENTS)
         .map(|client| {
-            let (addr, token, atena, acknowledged) =
-                (addr.clone(), token.clone(), atena.clone(), acknowledged.clone());
+            let (addrs, token, atena, acknowledged) =
+                (addrs.clone(), token.clone(), atena.clone(), acknowledged.clone());
             tokio::spawn(async move {
                 let mut ids = Vec::new();
                 let mut session: Option<String> = None;
-                let mut n = 0;
+                let (mut n, mut at) = (0, client);
                 while n < EACH {
-                    let mut counter =
-                        CounterServiceClient::new(Bearer::new(&token).unwrap().on(connect(&addr).await));
+                    // Each counter starts at a gateway and moves to the next when it fails.
+                    let addr = &addrs[at % addrs.len()];
+                    at += 1;
+                    let Some(channel) = try_connect(addr).await else { continue };
+                    let mut counter = CounterServiceClient::new(Bearer::new(&token).unwrap().on(channel));
                     let session_id = match &session {
                         Some(s) => s.clone(),
                         None => match counter
@@ -192,9 +232,12 @@ base_url = "{rr}"
                                 acknowledged.fetch_add(1, Ordering::Relaxed);
                                 n += 1;
                             }
+                            // The gateway went away: the answer was lost, not refused.
                             Err(status)
-                                if status.code() == tonic::Code::Unavailable
-                                    || status.code() == tonic::Code::Unknown =>
+                                if matches!(
+                                    status.code(),
+                                    tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+                                ) =>
                             {
                                 break;
                             }
@@ -217,7 +260,10 @@ base_url = "{rr}"
     first.wait().unwrap();
     let at_kill = acknowledged.load(Ordering::Relaxed);
     assert!(at_kill < CLIENTS * EACH, "the kill came after the burst");
-    let mut second = spawn(&config, &log);
+    let mut second = match other.take() {
+        Some(other) => other,
+        None => spawn(&config, &log),
+    };
 
     let mut acked: Vec<String> = Vec::new();
     for c in counters {
