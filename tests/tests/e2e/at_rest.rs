@@ -1,6 +1,6 @@
 //! Personal data at rest: after a visit, its applications' delivery and a key rotation under a
-//! running gateway, the database files hold no individual number, name or keyed-in value in the
-//! clear — read as raw bytes, not through renkei — and only renkei's user may read them.
+//! running gateway, the database files and a backup hold no individual number, name or keyed-in
+//! value in the clear — read as raw bytes, not through renkei — and only renkei's user may read them.
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
@@ -91,9 +91,19 @@ async fn the_database_files_hold_no_personal_data_in_the_clear_before_and_after_
     assert_eq!(app.fields["new_address.katagaki"].value.as_str(), KEYED_IN);
     drop(tool);
 
-    let files = raw_files(h.data_dir());
-    let db_files: Vec<&(String, Vec<u8>)> =
-        files.iter().filter(|(n, _)| n.starts_with("renkei.db")).collect();
+    // A backup taken now holds the same, sealed.
+    let backups = h.gateway.state().backups.clone().unwrap();
+    backups.take(&h.gateway.state().db).await.unwrap();
+    let mut files = raw_files(h.data_dir());
+    files.extend(raw_files(backups.dir()).into_iter().map(|(n, b)| (format!("backups/{n}"), b)));
+    let db_files: Vec<&(String, Vec<u8>)> = files
+        .iter()
+        .filter(|(n, _)| n.starts_with("renkei.db") || n.starts_with("backups/renkei-"))
+        .collect();
+    assert!(
+        db_files.iter().any(|(n, _)| n.starts_with("backups/") && n.ends_with(".db")),
+        "a backup is read"
+    );
     assert!(!db_files.is_empty());
     let names = [mover.name.full().to_string(), mover.name.full_kana().unwrap().to_string()];
     for (file, bytes) in &db_files {
@@ -112,7 +122,11 @@ async fn the_database_files_hold_no_personal_data_in_the_clear_before_and_after_
     assert!(db_files.iter().any(|(_, bytes)| holds(bytes, &format!("sealed:v1:{added}:"))));
     assert_ne!(old, added);
     for (file, _) in &files {
-        let mode = std::fs::metadata(h.data_dir().join(file)).unwrap().permissions().mode() & 0o777;
+        let path = match file.strip_prefix("backups/") {
+            Some(name) => backups.dir().join(name),
+            None => h.data_dir().join(file),
+        };
+        let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode & 0o077, 0, "{file} is mode {mode:o}: readable by others");
     }
 }
