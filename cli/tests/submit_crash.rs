@@ -154,6 +154,7 @@ lease_ms = 2000
 [systems.resident-record]
 transport = "rest"
 base_url = "{rr}"
+timeout_ms = 1500
 "#,
                 data = data.display(),
                 database =

@@ -87,6 +87,28 @@ pub struct DeliveryConfig {
     pub breaker_open_ms: u64,
 }
 
+impl DeliveryConfig {
+    /// Every system's wait for an answer must be shorter than the lease: a delivery still waiting
+    /// when its lease runs out would be taken, and sent again, by another worker. (The lease is
+    /// also renewed while an attempt runs; this keeps a renewal that fails from costing a resend.)
+    pub fn check_timeouts(&self, systems: &BTreeMap<String, SystemConfig>) -> Result<(), String> {
+        for (name, system) in systems {
+            let (key, wait) = match &system.transport {
+                TransportConfig::Rest(rest) => ("timeout_ms", rest.timeout_ms),
+                TransportConfig::File(file) => ("ack_timeout_ms", file.ack_timeout_ms),
+            };
+            if wait >= self.lease_ms {
+                return Err(format!(
+                    "[systems.{name}].{key} = {wait} is not shorter than [delivery].lease_ms = {}: a delivery \
+                     still waiting when its lease runs out is sent again by another worker",
+                    self.lease_ms
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for DeliveryConfig {
     fn default() -> Self {
         Self {
@@ -194,5 +216,25 @@ impl HubConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_system_that_may_wait_longer_than_the_lease_is_refused_by_name() {
+        let mut systems = BTreeMap::from([("tax".to_owned(), SystemConfig::rest("http://127.0.0.1:1/"))]);
+        let delivery = DeliveryConfig { lease_ms: 60_000, ..DeliveryConfig::default() };
+        assert_eq!(delivery.check_timeouts(&systems), Ok(()));
+        if let TransportConfig::Rest(rest) = &mut systems.get_mut("tax").unwrap().transport {
+            rest.timeout_ms = 60_000;
+        }
+        let e = delivery.check_timeouts(&systems).unwrap_err();
+        assert!(
+            e.starts_with("[systems.tax].timeout_ms = 60000 is not shorter than [delivery].lease_ms"),
+            "{e}"
+        );
     }
 }

@@ -80,6 +80,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     let grpc_tls = crate::listen::grpc_tls(&config.server)?;
     let http_tls = crate::listen::http_tls(&config.server)?;
     let mappings = Arc::new(LiveMappings::load(config.mappings.dir.clone())?);
+    config.delivery.check_timeouts(&config.systems).map_err(|e| anyhow::anyhow!(e))?;
     let (resident_record, systems) = systems::build(&config.systems, mappings.clone())?;
     let url = config.storage.database_url();
     info!(database = %url.redacted(), "opening storage");
