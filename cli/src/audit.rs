@@ -125,12 +125,18 @@ pub(super) async fn run(args: AuditArgs) -> anyhow::Result<bool> {
     let db = args.database.open().await?;
     match args.command {
         AuditCommand::Verify { from, to, key_file, archive_dir } => {
-            let key_file = key_file.unwrap_or_else(|| data_dir.join("audit.key"));
+            // The flags are the `[audit]` keys; absent ones default as the gateway's do.
+            let audit = renkei_gateway::config::AuditConfig {
+                signing_key_file: key_file,
+                archive_dir,
+                ..Default::default()
+            };
+            let key_file = audit.key_file(&data_dir);
             anyhow::ensure!(key_file.exists(), "--key-file: {} does not exist", key_file.display());
             let key =
                 Checkpointer::load_or_create(&key_file).map_err(|e| anyhow::anyhow!(e))?.verifying_key();
             // The archived segments first: the live chain links to the last of them.
-            let archive_dir = archive_dir.unwrap_or_else(|| data_dir.join("audit-archive"));
+            let archive_dir = audit.archive_dir(&data_dir);
             let segment_key = key;
             match db.read(move |c| archive::verify_segments(c, &segment_key, &archive_dir)).await? {
                 Ok(0) => {}

@@ -52,8 +52,13 @@ enum BackupCommand {
 }
 
 pub(super) async fn run(args: BackupArgs) -> anyhow::Result<bool> {
-    let dir = args.dir.clone().unwrap_or_else(|| args.database.data_dir.join("backups"));
     let data_dir = args.database.data_dir.clone();
+    let dir = renkei_gateway::backups::BackupConfig { dir: args.dir.clone(), ..Default::default() }
+        .dir(&args.database.data_dir);
+    let audit_key = |file: Option<PathBuf>| {
+        renkei_gateway::config::AuditConfig { signing_key_file: file, ..Default::default() }
+            .key_file(&data_dir)
+    };
     let keys = args.database.storage().keyring()?;
     match args.command {
         BackupCommand::Now => {
@@ -81,7 +86,7 @@ pub(super) async fn run(args: BackupArgs) -> anyhow::Result<bool> {
             }
             Ok(true)
         }
-        BackupCommand::Verify { name, audit_key } => {
+        BackupCommand::Verify { name, audit_key: audit_key_file } => {
             let name = match name {
                 Some(name) => name,
                 None => backup::list(&dir)?
@@ -89,7 +94,7 @@ pub(super) async fn run(args: BackupArgs) -> anyhow::Result<bool> {
                     .map(|m| m.name)
                     .ok_or_else(|| anyhow::anyhow!("no backups in {}", dir.display()))?,
             };
-            let key_file = audit_key.unwrap_or_else(|| data_dir.join("audit.key"));
+            let key_file = audit_key(audit_key_file);
             let key = match key_file.exists() {
                 true => Some(
                     Checkpointer::load_or_create(&key_file).map_err(|e| anyhow::anyhow!(e))?.verifying_key(),
@@ -119,7 +124,7 @@ pub(super) async fn run(args: BackupArgs) -> anyhow::Result<bool> {
             let target = backup::restore(&dir, &name, &to, &keys)?;
             // The restored database opens with this keyring and continues this access log's
             // chain: the new data directory gets both keys, unless it has its own.
-            for key in [args.database.storage().key_file(), data_dir.join("audit.key")] {
+            for key in [args.database.storage().key_file(), audit_key(None)] {
                 let copy = to.join(key.file_name().unwrap_or_default());
                 if key.exists() && !copy.exists() {
                     let bytes = std::fs::read(&key)?;

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use renkei_adapter_core::{RestClient, RestConfig};
@@ -14,21 +13,13 @@ use renkei_conformance::resident_record::ResidentRecordSimulator;
 use renkei_mappings::MappingSet;
 use renkei_model::Date;
 
+mod common;
+use common::spawn;
+
 const CHANGES: usize = 600;
 
 /// How many times each 宛名番号 appears.
 type Tally = HashMap<String, usize>;
-
-fn spawn(config: &Path, log: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_renkei"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::options().create(true).append(true).open(log).unwrap())
-        .spawn()
-        .unwrap()
-}
 
 fn tally<'a>(numbers: impl IntoIterator<Item = &'a str>) -> Tally {
     let mut t = Tally::new();

@@ -6,8 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -20,6 +19,9 @@ use renkei_proto::v1::auth_service_client::AuthServiceClient;
 use renkei_proto::v1::counter_service_client::CounterServiceClient;
 use tonic::transport::Channel;
 
+mod common;
+use common::spawn;
+
 const CLIENTS: usize = 50;
 const EACH: usize = 200;
 const USER: &str = "crash-test";
@@ -27,17 +29,6 @@ const PASSPHRASE: &str = "a passphrase for the crash test";
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn spawn(config: &Path, log: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_renkei"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::options().create(true).append(true).open(log).unwrap())
-        .spawn()
-        .unwrap()
 }
 
 /// A channel to `addr`, trying for two seconds.

@@ -142,9 +142,7 @@ impl Backups {
                 (!overdue, format!("{state}no verified backup yet in {}{error}", self.dir.display()))
             }
             Some(m) => {
-                let age = Duration::from_millis(
-                    (renkei_store::now_ms() - m.verified_at_ms.unwrap_or(m.taken_at_ms)).max(0) as u64,
-                );
+                let age = age(m);
                 let overdue = age > self.interval * 2;
                 let state = if overdue { "overdue: " } else { "" };
                 (
@@ -158,8 +156,11 @@ impl Backups {
     /// Seconds since the last verified backup (`None` before the first).
     pub fn age_s(&self) -> Option<u64> {
         let last = self.last.read().unwrap_or_else(|e| e.into_inner());
-        last.0.as_ref().map(|m| {
-            ((renkei_store::now_ms() - m.verified_at_ms.unwrap_or(m.taken_at_ms)).max(0) / 1000) as u64
-        })
+        last.0.as_ref().map(|m| age(m).as_secs())
     }
+}
+
+/// How long ago backup `m` was last verified.
+fn age(m: &Manifest) -> Duration {
+    Duration::from_millis((renkei_store::now_ms() - m.verified_at_ms.unwrap_or(m.taken_at_ms)).max(0) as u64)
 }

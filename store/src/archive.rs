@@ -9,7 +9,6 @@ use std::io::BufRead;
 use std::path::Path;
 
 use diesel::prelude::*;
-use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditEntry, Checkpointer, GENESIS, VerifyingKey};
 use crate::schema::{audit_checkpoints, audit_log, audit_segments};
@@ -117,7 +116,7 @@ pub fn archive(
     // A file left by an attempt whose transaction did not commit is written again.
     let _ = std::fs::remove_file(&path);
     crate::write_private(&path, text.as_bytes()).map_err(setup)?;
-    let sha256: String = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let sha256 = crate::sha256_hex(text.as_bytes());
     let last_hash = last.hash.clone().unwrap_or_default();
     let segment = Segment {
         first_seq,
@@ -158,7 +157,7 @@ pub fn verify_segments(
                 dir.display()
             )));
         };
-        let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let sha256 = crate::sha256_hex(&bytes);
         if sha256 != s.sha256 {
             return Ok(Err(format!(
                 "segment {name}: its bytes were changed (SHA-256 is not the recorded one)"

@@ -14,7 +14,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
 use sha2::{Digest, Sha256};
 
 use super::schema::{audit_checkpoints, audit_head, audit_log};
-use super::{AnyConnection, StorageError, now_ms};
+use super::{AnyConnection, StorageError, hex, now_ms};
 
 /// The hash before the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -378,10 +378,6 @@ pub fn verify(
         }
     }
     Ok(Ok(Verified { entries, checkpoints: checkpoints.len() as u64, last_seq }))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

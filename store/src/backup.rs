@@ -83,7 +83,8 @@ fn manifest_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.json"))
 }
 
-fn counts(conn: &mut AnyConnection) -> Result<BTreeMap<String, i64>, StorageError> {
+/// Every table's row count.
+pub(crate) fn counts(conn: &mut AnyConnection) -> Result<BTreeMap<String, i64>, StorageError> {
     #[derive(QueryableByName)]
     struct Count {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -210,7 +211,7 @@ fn sha256_of(path: &Path) -> Result<String, BackupError> {
     let mut file = std::fs::File::open(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
     let mut hash = sha2::Sha256::new();
     std::io::copy(&mut file, &mut hash).map_err(|e| fail(format!("{}: {e}", path.display())))?;
-    Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::hex(&hash.finalize()))
 }
 
 /// Check the database file `path` against `manifest`.

@@ -16,7 +16,6 @@ use std::path::Path;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
 
 use crate::backup::TABLES;
 use crate::{AnyConnection, StorageError};
@@ -79,10 +78,6 @@ fn schema_version(conn: &mut AnyConnection) -> Result<String, StorageError> {
     Ok(rows.into_iter().next().map(|c| c.name).unwrap_or_default())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Write every table of `conn` into the empty or new directory `dir`; `progress` is told each
 /// table as it is written. Run it in a read transaction, so the tables are of one moment.
 pub fn export(
@@ -127,7 +122,7 @@ pub fn export(
             text.push(b'\n');
         }
         crate::write_private(&path, &text).map_err(|e| setup(format!("{}: {e}", path.display())))?;
-        let entry = TableFile { file, rows: rows.len() as u64, sha256: hex(&sha2::Sha256::digest(&text)) };
+        let entry = TableFile { file, rows: rows.len() as u64, sha256: crate::sha256_hex(&text) };
         progress(table, entry.rows);
         tables.insert(table.to_owned(), entry);
     }
@@ -168,7 +163,7 @@ pub fn check(dir: &Path) -> Result<ExportManifest, StorageError> {
         if rows != entry.rows {
             return Err(bad(format!("{}: {rows} rows, the manifest says {}", entry.file, entry.rows)));
         }
-        if hex(&sha2::Sha256::digest(&bytes)) != entry.sha256 {
+        if crate::sha256_hex(&bytes) != entry.sha256 {
             return Err(bad(format!("{}: its SHA-256 is not the manifest's", entry.file)));
         }
     }
@@ -200,16 +195,9 @@ pub fn import(
         return Err(bad(format!("the export is of {}, this database is {backend}", manifest.backend)));
     }
     // A new database holds only the access log's initial head.
-    for table in TABLES {
-        #[derive(QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        let count: Count =
-            diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).get_result(conn)?;
+    for (table, rows) in crate::backup::counts(conn)? {
         let fresh = if table == "audit_head" { 1 } else { 0 };
-        if count.n > fresh {
+        if rows > fresh {
             return Err(StorageError::Setup(format!(
                 "table {table} holds rows: import into an empty database"
             )));

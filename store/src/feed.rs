@@ -201,6 +201,18 @@ pub fn record_failure(
     Ok(feed_cursors::table.find(name).select(feed_cursors::attempts).first(conn)?)
 }
 
+/// The seq of the last of the (at most `limit`) entries after `after`: where a batch ends. Only
+/// the seqs are read — the residents stay sealed until the batch itself is.
+pub fn batch_end(conn: &mut AnyConnection, after: i64, limit: i64) -> Result<Option<i64>, StorageError> {
+    let seqs: Vec<i64> = feed_changes::table
+        .filter(feed_changes::seq.gt(after))
+        .order(feed_changes::seq)
+        .limit(limit)
+        .select(feed_changes::seq)
+        .load(conn)?;
+    Ok(seqs.last().copied())
+}
+
 /// Journal entries with `after < seq <= through`, oldest first, at most `limit`.
 pub fn entries(
     conn: &mut AnyConnection,

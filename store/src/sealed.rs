@@ -54,7 +54,7 @@ impl std::fmt::Debug for Keyring {
 
 /// A key's id: the first 12 hex digits of its SHA-256, so it names the key without revealing it.
 fn key_id(key: &[u8]) -> String {
-    Sha256::digest(key).iter().take(6).map(|b| format!("{b:02x}")).collect()
+    crate::hex(&Sha256::digest(key)[..6])
 }
 
 fn fresh_key() -> Result<[u8; 32], String> {

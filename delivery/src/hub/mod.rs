@@ -268,12 +268,9 @@ impl Hub {
             Some(to) => to,
             None => {
                 let limit = i64::from(self.config.batch);
-                let keys = self.db.keys().clone();
-                let next = self.db.read(move |c| feed::entries(c, &keys, from, i64::MAX, limit)).await?;
-                let Some(last) = next.last() else {
+                let Some(to) = self.db.read(move |c| feed::batch_end(c, from, limit)).await? else {
                     return Ok(Step::Idle);
                 };
-                let to = last.seq;
                 if !self.set_position(subscriber.name(), from, Some(to)).await? {
                     return Ok(Step::NotOurs);
                 }

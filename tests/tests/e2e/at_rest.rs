@@ -79,15 +79,7 @@ async fn the_database_files_hold_no_personal_data_in_the_clear_before_and_after_
     }
     assert!(resealed >= 2, "the application and the visit are re-sealed ({resealed})");
     // The gateway, which read its keyring before the rotation, opens values under the new key.
-    let keys = h.gateway.state().db.keys().clone();
-    let app = h
-        .gateway
-        .state()
-        .db
-        .read(move |c| renkei_gateway::storage::submissions::committed_application(c, &keys, &id))
-        .await
-        .unwrap()
-        .unwrap();
+    let app = h.committed(&id).await.unwrap();
     assert_eq!(app.fields["new_address.katagaki"].value.as_str(), KEYED_IN);
     drop(tool);
 

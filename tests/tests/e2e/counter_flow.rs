@@ -329,15 +329,7 @@ async fn the_visit_stays_on_the_server_and_the_server_records_provenance() {
     let id = submitted.applications[0].application_id.clone();
     wait_for_status(&mut counter, &session_id, &id, pb::ApplicationStatus::Delivered).await;
 
-    let keys = h.gateway.state().db.keys().clone();
-    let app = h
-        .gateway
-        .state()
-        .db
-        .read(move |c| renkei_gateway::storage::submissions::committed_application(c, &keys, &id))
-        .await
-        .unwrap()
-        .expect("committed");
+    let app = h.committed(&id).await.expect("committed");
     assert_eq!(app.applicant, taro.atena_number, "the applicant from the visit");
     assert_eq!(app.life_event, Some(renkei_model::LifeEvent::MoveWithin), "the event from the prefill");
     assert_eq!(app.subjects, std::slice::from_ref(&taro.atena_number), "the subjects from the prefill");

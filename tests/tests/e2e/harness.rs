@@ -84,6 +84,15 @@ impl Harness {
             .unwrap()
     }
 
+    /// Application `id` as the gateway committed it (opened with its keyring).
+    pub(crate) async fn committed(&self, id: &str) -> Option<renkei_model::Application> {
+        let (db, id) = (&self.gateway.state().db, id.to_owned());
+        let keys = db.keys().clone();
+        db.read(move |c| renkei_gateway::storage::submissions::committed_application(c, &keys, &id))
+            .await
+            .unwrap()
+    }
+
     /// A channel with no token.
     pub(crate) async fn plain_channel(&self) -> Channel {
         Channel::from_shared(format!("http://{}", self.gateway.grpc_addr)).unwrap().connect().await.unwrap()
