@@ -88,7 +88,11 @@ impl Metrics {
 
     /// One answered call of `path` (`/renkei.v1.CounterService/OpenSession`).
     pub fn observe_rpc(&self, path: &str, code: tonic::Code, seconds: f64) {
-        let method = path.trim_start_matches('/');
+        // Only methods renkei serves get a series of their own: any caller can send any path,
+        // and a label per path would let them grow the registry without bound.
+        let served =
+            renkei_auth::permissions::access_for(path).is_some() && code != tonic::Code::Unimplemented;
+        let method = if served { path.trim_start_matches('/') } else { "unknown" };
         self.rpc.with_label_values(&[method, &format!("{code:?}")]).observe(seconds);
     }
 

@@ -12,6 +12,7 @@ pub mod calendar;
 pub mod deliveries;
 pub mod export;
 pub mod feed;
+mod group_commit;
 pub mod kpi;
 pub mod schema;
 pub mod sealed;
@@ -129,20 +130,26 @@ impl r2d2::ManageConnection for Manager {
         conn.batch_execute("SELECT 1").map_err(diesel::ConnectionError::CouldntSetupConfiguration)
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
+    /// A connection given back inside a transaction (its user panicked mid-way) is closed, which
+    /// rolls the transaction back, instead of serving the next user inside it.
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        use diesel::connection::TransactionManager;
+        <AnyConnection as Connection>::TransactionManager::is_broken_transaction_manager(conn)
     }
 }
 
 type Pool = r2d2::Pool<Manager>;
 
 /// The database: a pool for reads and one for writes. With SQLite the write pool holds a single
-/// connection, so writers queue in-process instead of failing on the file lock; with PostgreSQL
-/// both are the same pool.
+/// connection, owned by a writer thread that commits the transactions waiting for it together
+/// ([`group_commit`]), so writers queue in-process instead of failing on the file lock; with
+/// PostgreSQL both are the same pool.
 #[derive(Clone)]
 pub struct Db {
     read: Pool,
     write: Pool,
+    /// SQLite's writer thread ([`group_commit`]); `None` on PostgreSQL.
+    writer: Option<group_commit::Writer>,
     url: DatabaseUrl,
     keys: Arc<Keyring>,
 }
@@ -194,7 +201,14 @@ impl Db {
         };
         migrated.map_err(|e| StorageError::Setup(format!("migrations: {e}")))?;
         drop(conn);
-        Ok(Db { read, write, url: url.clone(), keys })
+        let writer = match url {
+            DatabaseUrl::Sqlite(_) => Some(
+                group_commit::Writer::start(write.clone())
+                    .map_err(|e| StorageError::Setup(format!("starting the database writer: {e}")))?,
+            ),
+            DatabaseUrl::Postgres(_) => None,
+        };
+        Ok(Db { read, write, writer, url: url.clone(), keys })
     }
 
     /// The default embedded database in `data_dir`.
@@ -224,13 +238,19 @@ impl Db {
         Self::run(self.read.clone(), f).await
     }
 
-    /// Run `f` in a transaction on the write connection, on the blocking pool.
+    /// Run `f` in a transaction on the write connection; its result once that is committed. On
+    /// SQLite the transaction is a savepoint in a batch the writer thread commits with the others
+    /// waiting at the time ([`group_commit`]): `f` sees what the batch's earlier writes did, and a
+    /// failing `f` is rolled back alone.
     pub async fn write<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, StorageError> + Send + 'static,
         T: Send + 'static,
     {
-        Self::run(self.write.clone(), |conn| conn.transaction(f)).await
+        match &self.writer {
+            Some(writer) => writer.write(f).await,
+            None => Self::run(self.write.clone(), |conn| conn.transaction(f)).await,
+        }
     }
 
     async fn run<T, F>(pool: Pool, f: F) -> Result<T, StorageError>

@@ -529,3 +529,72 @@ async fn entries_past_retention_leave_as_a_signed_segment_and_the_chain_still_ch
     })
     .await;
 }
+
+/// The idempotency key of each application committed in `session`.
+async fn application_keys(db: &Db, session: String) -> Vec<String> {
+    db.read(move |c| {
+        Ok(schema::applications::table
+            .filter(schema::applications::session_id.eq(&session))
+            .select(schema::applications::idempotency_key)
+            .load(c)?)
+    })
+    .await
+    .unwrap()
+}
+
+/// Writes that wait together are committed together, and each is still its own transaction: of
+/// 200 concurrent submissions, every fourth fails after inserting its rows and leaves none; every
+/// other one is committed, and it is answered as committed only then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_commit_together_and_fail_alone() {
+    on_both(|db| async move {
+        let session = new_session(&db).await;
+        let writes: Vec<_> = (0..200)
+            .map(|n| {
+                let (db, session) = (db.clone(), session.clone());
+                tokio::spawn(async move {
+                    db.write(move |c| {
+                        submissions::submit(c, &KEYS, &session, &format!("k{n}"), "h", &apps(2))?;
+                        if n % 4 == 0 {
+                            return Err(StorageError::Corrupt("refused after its inserts".into()));
+                        }
+                        Ok(n)
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut answered = HashSet::new();
+        for (n, write) in writes.into_iter().enumerate() {
+            match write.await.unwrap() {
+                Ok(got) => assert!(got == n && n % 4 != 0 && answered.insert(format!("k{n}"))),
+                Err(e) => assert!(n % 4 == 0 && matches!(e, StorageError::Corrupt(_)), "{n}: {e}"),
+            }
+        }
+        assert_eq!(answered.len(), 150);
+        let rows = application_keys(&db, session).await;
+        assert_eq!(rows.len(), 2 * 150, "two applications for each committed submission");
+        assert_eq!(rows.into_iter().collect::<HashSet<_>>(), answered);
+    })
+    .await;
+}
+
+/// A write that panics is answered with an error, leaves nothing, and the next write is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_panics_is_an_error_and_the_writer_goes_on() {
+    on_both(|db| async move {
+        let session = new_session(&db).await;
+        let s = session.clone();
+        let panicked = db
+            .write(move |c| -> Result<(), StorageError> {
+                submissions::submit(c, &KEYS, &s, "boom", "h", &apps(1))?;
+                panic!("a write that panics");
+            })
+            .await;
+        assert!(panicked.is_err());
+        assert!(matches!(submit(&db, &session, "after", "h", 1).await, SubmissionOutcome::Committed(_)));
+        let keys = application_keys(&db, session).await;
+        assert_eq!(keys, vec!["after".to_owned()]);
+    })
+    .await;
+}

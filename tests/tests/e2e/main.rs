@@ -8,6 +8,7 @@ mod card;
 mod core_systems;
 mod counter_flow;
 mod delivery;
+mod faults;
 mod harness;
 mod limits;
 mod mappings;

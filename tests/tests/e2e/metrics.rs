@@ -65,7 +65,25 @@ async fn metrics_are_scraped_in_the_prometheus_text_format_with_every_figure() {
         counter.close_session(pb::CloseSessionRequest { session_id: "no-such-session".into() }).await;
     assert!(refused.is_err());
 
+    // Calls to paths renkei does not serve share one series, whatever the path.
+    for n in 0..3 {
+        let mut grpc = tonic::client::Grpc::new(h.plain_channel().await);
+        grpc.ready().await.unwrap();
+        let path = http::uri::PathAndQuery::try_from(format!("/renkei.v1.NoSuchService/Probe{n}")).unwrap();
+        let codec = tonic_prost::ProstCodec::<(), ()>::default();
+        let e = grpc.unary(tonic::Request::new(()), path, codec).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unimplemented);
+    }
+
     let scrape = scrape(&h).await;
+    assert_eq!(
+        value(&scrape, "renkei_rpc_duration_seconds", &[("method", "unknown"), ("code", "Unimplemented")]),
+        Some(3.0)
+    );
+    assert!(
+        !scrape.samples.iter().any(|s| s.labels.get("method").is_some_and(|m| m.contains("NoSuchService"))),
+        "no series per unknown path"
+    );
     let opened = value(
         &scrape,
         "renkei_rpc_duration_seconds",
