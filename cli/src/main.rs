@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use renkei_gateway::config::Config;
+use renkei_gateway::config::{Config, TelemetryConfig};
 
 mod audit;
 mod backup;
@@ -22,6 +22,7 @@ mod qr;
 mod render;
 mod report;
 mod simulate;
+mod telemetry;
 mod users;
 
 /// renkei — interoperability middleware for municipal counters.
@@ -210,11 +211,14 @@ fn main() -> ExitCode {
         Command::Mappings(args) => mappings::run(args).map(success),
         // Offline, like the mapping tools: nothing is committed.
         Command::Intake(args) => intake::run(args, &mut std::io::stdout().lock()).map(passed),
-        Command::Serve(args) => online(&log, async {
-            let gateway = renkei_gateway::server::start(args.into_config()?).await?;
-            gateway.run_until(ctrl_c()).await
-        })
-        .map(success),
+        Command::Serve(args) => args.into_config().and_then(|config| {
+            let telemetry = config.telemetry.clone();
+            traced(&log, &telemetry, async {
+                let gateway = renkei_gateway::server::start(config).await?;
+                gateway.run_until(ctrl_c()).await
+            })
+            .map(success)
+        }),
         Command::Demo(args) => online(&log, demo::run(args)).map(success),
         Command::Render(args) => online(&log, render::run(args)).map(success),
         Command::Report(args) => online(&log, report::run(args)).map(success),
@@ -243,16 +247,21 @@ fn main() -> ExitCode {
 /// Run a command that talks to the network or the database: with logging to the `--log` filter,
 /// on a multi-threaded runtime.
 fn online<T>(log: &str, command: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(log).unwrap_or_else(|_| "info".into()))
-        .with_target(false)
-        // Logs go to stderr; stdout is the command's output (addresses, reports, summaries).
-        .with_writer(std::io::stderr)
-        .init();
+    traced(log, &TelemetryConfig::default(), command)
+}
+
+/// [`online`], with spans exported as `telemetry` says ([`telemetry`]).
+fn traced<T>(
+    log: &str,
+    telemetry: &TelemetryConfig,
+    command: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    telemetry.check().map_err(|e| anyhow::anyhow!(e))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    let _telemetry = telemetry::init(log, telemetry)?;
     runtime.block_on(command)
 }
 

@@ -1,6 +1,7 @@
 //! The change-feed hub survives `kill -9`: the real `renkei serve` binary is killed while it is
 //! delivering, started again on the same database, and every change arrives exactly once at each
-//! of three subscribers (two REST systems and one taking files).
+//! of three subscribers (two REST systems and one taking files). And two replicas on one
+//! PostgreSQL run their hubs side by side, one is killed, and still no batch goes twice.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,7 +15,7 @@ use renkei_mappings::MappingSet;
 use renkei_model::Date;
 
 mod common;
-use common::spawn;
+use common::{PostgresDatabase, spawn};
 
 const CHANGES: usize = 600;
 
@@ -61,6 +62,26 @@ fn total(t: &Tally) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_change_arrives_once_at_every_subscriber_across_a_kill() {
+    across_a_kill(None, Restart::SameGateway).await;
+}
+
+/// Both replicas' hubs take turns at the subscribers' leases; the one killed mid-batch leaves its
+/// lease to run out, and the other sends that batch again under the same key, or the next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_one_postgresql_share_the_hub_and_one_is_killed() {
+    if let Some(db) = PostgresDatabase::create() {
+        across_a_kill(Some(db.url.clone()), Restart::OtherReplica).await;
+    }
+}
+
+/// After the kill: start the same gateway again, or go on with a second one already running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restart {
+    SameGateway,
+    OtherReplica,
+}
+
+async fn across_a_kill(database_url: Option<String>, restart: Restart) {
     let dir = tempfile::tempdir().unwrap();
     let inbox = dir.path().join("nhi-in");
     std::fs::create_dir(&inbox).unwrap();
@@ -83,6 +104,7 @@ grpc_listen = "127.0.0.1:0"
 http_listen = "127.0.0.1:0"
 [storage]
 data_dir = "{data}"
+{database}
 [card]
 watch = false
 [systems.resident-record]
@@ -112,6 +134,7 @@ system = "nhi"
 mapping = "nhi/member"
 "#,
             data = dir.path().join("data").display(),
+            database = database_url.as_ref().map(|u| format!("database_url = \"{u}\"")).unwrap_or_default(),
             rr = resident_record.base_url(),
             tax = tax.base_url(),
             welfare = welfare.base_url(),
@@ -123,6 +146,7 @@ mapping = "nhi/member"
     let logs = || std::fs::read_to_string(&log).unwrap_or_default();
 
     let mut first = spawn(&config, &log);
+    let mut other = (restart == Restart::OtherReplica).then(|| spawn(&config, &log));
     let deadline = Instant::now() + Duration::from_secs(60);
     while total(&rest_tally(&tax)) < CHANGES / 3 {
         assert!(Instant::now() < deadline, "nothing arrived; the gateway said:\n{}", logs());
@@ -134,7 +158,7 @@ mapping = "nhi/member"
     let at_kill = total(&rest_tally(&tax));
     assert!(at_kill < CHANGES, "the kill came after everything was delivered");
 
-    let mut second = spawn(&config, &log);
+    let mut second = other.take().unwrap_or_else(|| spawn(&config, &log));
     let deadline = Instant::now() + Duration::from_secs(120);
     while total(&rest_tally(&tax)) < CHANGES
         || total(&rest_tally(&welfare)) < CHANGES

@@ -5,8 +5,6 @@
 //! acknowledged application arrives exactly once, and nothing arrives that was never acknowledged.
 
 use std::collections::{HashMap, HashSet};
-use std::net::TcpListener;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -20,16 +18,12 @@ use renkei_proto::v1::counter_service_client::CounterServiceClient;
 use tonic::transport::Channel;
 
 mod common;
-use common::spawn;
+use common::{PostgresDatabase, add_user, free_port, moving, spawn};
 
 const CLIENTS: usize = 50;
 const EACH: usize = 200;
 const USER: &str = "crash-test";
 const PASSPHRASE: &str = "a passphrase for the crash test";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// A channel to `addr`, trying for two seconds.
 async fn try_connect(addr: &str) -> Option<Channel> {
@@ -47,25 +41,6 @@ async fn connect(addr: &str) -> Channel {
         if let Some(channel) = try_connect(addr).await {
             return channel;
         }
-    }
-}
-
-fn moving(atena: &str) -> pb::ApplicationDraft {
-    let value = |v: &str| pb::FieldValue { value: v.into(), provenance: pb::Provenance::Staff as i32 };
-    let fields = [
-        ("event_date", "2026-11-20"),
-        ("new_address.prefecture", "神奈川県"),
-        ("new_address.municipality", "横浜市鶴見区"),
-        ("new_address.local_government_code", "141011"),
-        ("new_address.town", "桜町二丁目"),
-        ("new_address.banchi", "4番1号"),
-    ];
-    pb::ApplicationDraft {
-        procedure_id: "jumin.idou".into(),
-        applicant_atena_number: atena.into(),
-        subject_atena_numbers: vec![atena.into()],
-        life_event: pb::LifeEvent::MoveWithin as i32,
-        fields: fields.iter().map(|(k, v)| ((*k).to_owned(), value(v))).collect(),
     }
 }
 
@@ -95,21 +70,9 @@ enum Restart {
 }
 
 async fn on_postgresql(restart: Restart) {
-    if std::env::var("RENKEI_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
-        eprintln!("RENKEI_SKIP_POSTGRES=1: not run");
-        return;
+    if let Some(db) = PostgresDatabase::create() {
+        across_a_kill(Some(db.url.clone()), restart).await;
     }
-    let admin = std::env::var("RENKEI_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let name = format!("renkei_crash_{}", uuid::Uuid::new_v4().simple());
-    let psql = |sql: String| {
-        let status = Command::new("psql").args(["-w", "-q", &admin, "-c", &sql]).status().expect("psql runs");
-        assert!(status.success(), "psql: {sql}");
-    };
-    psql(format!("CREATE DATABASE {name}"));
-    let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
-    across_a_kill(Some(url), restart).await;
-    psql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }
 
 async fn across_a_kill(database_url: Option<String>, restart: Restart) {
@@ -157,19 +120,7 @@ timeout_ms = 1500
         (config, format!("http://127.0.0.1:{grpc}"))
     };
     let (config, addr) = write_config("renkei.toml");
-    let mut add = Command::new(env!("CARGO_BIN_EXE_renkei"));
-    add.args(["--log", "error", "users", "--data-dir"]).arg(&data);
-    if let Some(url) = &database_url {
-        add.args(["--database-url", url]);
-    }
-    let mut add = add
-        .args(["add", USER, "--name", "試験 職員", "--group", "窓口職員"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    writeln!(add.stdin.take().unwrap(), "{PASSPHRASE}").unwrap();
-    assert!(add.wait().unwrap().success(), "renkei users add");
+    add_user(&data, database_url.as_deref(), USER, PASSPHRASE);
 
     let log = dir.path().join("renkei.log");
     let logs = || std::fs::read_to_string(&log).unwrap_or_default();

@@ -10,6 +10,8 @@
 //! - [`mappings`] — the mapping set in force, reloaded when edited files pass the check;
 //! - [`events`] — what happened to a session (a delivery's outcome, a card at its counter), in
 //!   renkei's own terms; the gRPC layer turns them into `renkei.v1` messages;
+//! - [`trace`] — the W3C trace context carried from the call that committed an application to
+//!   each attempt to deliver it;
 //! - [`config`] — the `[systems]`, `[delivery]` and `[hub]` sections of the configuration.
 //!
 //! The database is renkei-store's; nothing here speaks gRPC.
@@ -52,4 +54,5 @@ pub mod events;
 pub mod hub;
 pub mod mappings;
 pub mod systems;
+pub mod trace;
 pub mod workers;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use renkei_adapter_core::DeliveryError;
 use renkei_model::Application;
 use tokio::sync::{Notify, watch};
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, warn};
 
 use crate::breaker::{Breakers, CircuitState};
 use crate::config::DeliveryConfig;
@@ -138,11 +138,28 @@ impl Deliverer {
             .await
     }
 
+    /// One attempt, in a span continuing the trace of the call that committed the application.
     async fn attempt(&self, worker: &str, delivery: ClaimedDelivery) {
+        let span = tracing::info_span!(
+            "deliver",
+            otel.name = %format_args!("deliver {}", delivery.target_system),
+            otel.kind = "client",
+            system = %delivery.target_system,
+            delivery = %delivery.id,
+            attempt = delivery.attempts,
+        );
+        if let Some(parent) = &delivery.traceparent {
+            crate::trace::continue_from(&span, parent);
+        }
+        let traceparent = crate::trace::traceparent(&span);
+        self.attempt_traced(worker, delivery, traceparent).instrument(span).await
+    }
+
+    async fn attempt_traced(&self, worker: &str, delivery: ClaimedDelivery, traceparent: Option<String>) {
         // The lease is renewed while the system takes its time, so a slow answer is not taken
         // for a lost worker and sent again by another.
         let (outcome, answered) = {
-            let send = self.send(&delivery);
+            let send = renkei_adapter_core::trace::with_traceparent(traceparent, self.send(&delivery));
             tokio::pin!(send);
             let every = Duration::from_millis((self.config.lease_ms / 3).max(10));
             loop {

@@ -99,6 +99,10 @@
 //! # signing_key_file = "/etc/renkei/audit.key"   # audit.key in data_dir when absent (created)
 //! checkpoint_interval_s = 60
 //!
+//! [telemetry]                              # traces; a `traceparent` goes to the core systems either way
+//! # otlp_endpoint = "http://127.0.0.1:4318/v1/traces"   # an OTLP/HTTP collector; none by default
+//! service_name = "renkei"
+//!
 //! [hub]                                    # the resident record's changes, fanned out
 //! mode = "pull"                            # or "push": the resident record POSTs /hub/v1/changes
 //! poll_interval_ms = 60000                 # at most 600000 (10 minutes)
@@ -139,6 +143,37 @@ pub struct Config {
     pub auth: AuthConfig,
     pub audit: AuditConfig,
     pub backup: crate::backups::BackupConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+/// Where traces go (`[telemetry]`). Every gRPC call and delivery attempt is a span with a W3C
+/// trace context; exporting them is off until `otlp_endpoint` is set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// An OTLP/HTTP collector's trace endpoint (`http://host:4318/v1/traces`), spans sent as
+    /// protobuf in batches.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` the spans are exported under.
+    pub service_name: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self { otlp_endpoint: None, service_name: "renkei".into() }
+    }
+}
+
+impl TelemetryConfig {
+    /// The endpoint, if set, when it is an http(s) URL.
+    pub fn check(&self) -> Result<(), String> {
+        match &self.otlp_endpoint {
+            Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => Err(format!(
+                "[telemetry].otlp_endpoint: {url:?} is not an http:// or https:// URL of an OTLP/HTTP collector"
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The bounds on every request (`renkei_proto::limits`): strings, lists and maps.

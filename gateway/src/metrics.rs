@@ -88,11 +88,7 @@ impl Metrics {
 
     /// One answered call of `path` (`/renkei.v1.CounterService/OpenSession`).
     pub fn observe_rpc(&self, path: &str, code: tonic::Code, seconds: f64) {
-        // Only methods renkei serves get a series of their own: any caller can send any path,
-        // and a label per path would let them grow the registry without bound.
-        let served =
-            renkei_auth::permissions::access_for(path).is_some() && code != tonic::Code::Unimplemented;
-        let method = if served { path.trim_start_matches('/') } else { "unknown" };
+        let method = if code == tonic::Code::Unimplemented { "unknown" } else { method_label(path) };
         self.rpc.with_label_values(&[method, &format!("{code:?}")]).observe(seconds);
     }
 
@@ -146,5 +142,15 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut out)
             .map_err(|e| StorageError::Setup(format!("encoding metrics: {e}")))?;
         Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+}
+
+/// The name a call is counted and traced under: its method, for one renkei serves, and
+/// `unknown` for any other path. Any caller can send any path; a name per path would let them
+/// grow the registry (and a trace backend's index) without bound.
+pub(crate) fn method_label(path: &str) -> &str {
+    match renkei_auth::permissions::access_for(path) {
+        Some(_) => path.trim_start_matches('/'),
+        None => "unknown",
     }
 }

@@ -74,6 +74,8 @@ pub struct ClaimedDelivery {
     pub procedure_id: String,
     /// The canonical application as JSON.
     pub payload: String,
+    /// The W3C trace context of the call that committed the application, if it had one.
+    pub traceparent: Option<String>,
 }
 
 /// How an attempt ended.
@@ -178,7 +180,8 @@ pub fn claim(
             deliveries::updated_at_ms.eq(now),
         ))
         .execute(conn)?;
-    let rows: Vec<(String, String, String, i32, String, String, String)> = deliveries::table
+    type Row = (String, String, String, i32, String, String, String, Option<String>);
+    let rows: Vec<Row> = deliveries::table
         .inner_join(applications::table)
         .filter(deliveries::id.eq_any(&ids))
         .order(deliveries::next_attempt_at_ms)
@@ -190,12 +193,12 @@ pub fn claim(
             applications::session_id,
             applications::procedure_id,
             applications::payload,
+            deliveries::traceparent,
         ))
         .load(conn)?;
     rows.into_iter()
-        .map(|(id, application_id, target_system, attempts, session_id, procedure_id, payload)| {
-            let payload = keys.open(crate::submissions::PAYLOAD, &payload)?;
-            Ok(ClaimedDelivery {
+        .map(
+            |(
                 id,
                 application_id,
                 target_system,
@@ -203,8 +206,21 @@ pub fn claim(
                 session_id,
                 procedure_id,
                 payload,
-            })
-        })
+                traceparent,
+            )| {
+                let payload = keys.open(crate::submissions::PAYLOAD, &payload)?;
+                Ok(ClaimedDelivery {
+                    id,
+                    application_id,
+                    target_system,
+                    attempts,
+                    session_id,
+                    procedure_id,
+                    payload,
+                    traceparent,
+                })
+            },
+        )
         .collect()
 }
 
@@ -394,14 +410,17 @@ struct DeliveryInsert<'a> {
     next_attempt_at_ms: i64,
     created_at_ms: i64,
     updated_at_ms: i64,
+    traceparent: Option<&'a str>,
 }
 
-/// A pending delivery of an application to its core system: the outbox row the workers take.
+/// A pending delivery of an application to its core system: the outbox row the workers take,
+/// with the trace context its attempts continue.
 pub(crate) fn insert_pending(
     conn: &mut AnyConnection,
     application_id: &str,
     target_system: &str,
     now: i64,
+    traceparent: Option<&str>,
 ) -> Result<(), StorageError> {
     diesel::insert_into(deliveries::table)
         .values(DeliveryInsert {
@@ -413,6 +432,7 @@ pub(crate) fn insert_pending(
             next_attempt_at_ms: now,
             created_at_ms: now,
             updated_at_ms: now,
+            traceparent,
         })
         .execute(conn)?;
     Ok(())

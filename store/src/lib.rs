@@ -40,6 +40,10 @@ pub use visits::{PrefilledForm, Visit};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
+/// The PostgreSQL advisory lock migrations run under (any number the database's other users do
+/// not take; this one spells "renkei" in ASCII).
+const MIGRATION_LOCK: i64 = 0x72_65_6e_6b_65_69;
+
 /// A connection to either backend; diesel's query builder works on it unchanged.
 #[allow(missing_debug_implementations)] // diesel's connections have no Debug
 #[derive(diesel::MultiConnection)]
@@ -196,7 +200,14 @@ impl Db {
         };
         let mut conn = write.get()?;
         let migrated = match &mut *conn {
-            AnyConnection::Postgresql(c) => c.run_pending_migrations(MIGRATIONS).map(|_| ()),
+            // Replicas starting together on a new database would each create the same tables:
+            // one migrates under a session lock while the others wait, then find nothing pending.
+            AnyConnection::Postgresql(c) => {
+                c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+                let migrated = c.run_pending_migrations(MIGRATIONS).map(|_| ());
+                c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+                migrated
+            }
             AnyConnection::Sqlite(c) => c.run_pending_migrations(MIGRATIONS).map(|_| ()),
         };
         migrated.map_err(|e| StorageError::Setup(format!("migrations: {e}")))?;

@@ -70,6 +70,7 @@ diesel::table! {
         receipt -> Nullable<Text>,
         created_at_ms -> BigInt,
         updated_at_ms -> BigInt,
+        traceparent -> Nullable<Text>,
     }
 }
 

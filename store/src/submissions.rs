@@ -27,6 +27,8 @@ pub struct NewApplication {
     /// Set for procedures processed at the backyard center: the owning department, whose work
     /// queue the application goes to instead of the outbox.
     pub work_department: Option<String>,
+    /// The W3C trace context of the call committing it; its delivery attempts continue it.
+    pub traceparent: Option<String>,
 }
 
 /// An application as committed.
@@ -136,7 +138,9 @@ pub fn submit(
                     updated_at_ms: now,
                 },
             )?,
-            None => insert_pending(conn, &application_id, &app.target_system, now)?,
+            None => {
+                insert_pending(conn, &application_id, &app.target_system, now, app.traceparent.as_deref())?
+            }
         }
     }
     Ok(SubmissionOutcome::Committed(applications_of(conn, session_id, key)?))

@@ -27,6 +27,7 @@ fn apps(n: usize) -> Vec<NewApplication> {
             fields_total: 3,
             fields_prefilled: 2,
             work_department: None,
+            traceparent: None,
         })
         .collect()
 }
@@ -215,6 +216,7 @@ async fn the_backyard_work_queue() {
                     fields_total: 12,
                     fields_prefilled: 8,
                     work_department: Some("こども家庭支援課".into()),
+                    traceparent: None,
                 })
                 .collect::<Vec<_>>()
         };

@@ -216,7 +216,8 @@ pub fn complete(
         refused => return Ok(refused),
     };
     if deliver {
-        deliveries::insert_pending(conn, &item.row.application_id, &item.target_system, now)?;
+        // Completed at the backyard center, in a trace of its own.
+        deliveries::insert_pending(conn, &item.row.application_id, &item.target_system, now, None)?;
     }
     Ok(Ok(item))
 }

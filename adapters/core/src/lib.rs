@@ -7,6 +7,8 @@
 //!   and the acknowledgement file the system answers with;
 //! - [`xml`]: streaming XML records over quick-xml, read from UTF-8, Shift_JIS or Windows-31J.
 //!
+//! [`trace`] holds the trace context a request carries (the REST transport's `traceparent`).
+//!
 //! [`TransportConfig`] is how a system's transport is configured; the gateway embeds it.
 //! Per-system adapters hold only what differs between systems; retries, idempotency and the
 //! outbox live in the gateway, which sees every system through this trait.
@@ -15,6 +17,7 @@ mod config;
 pub mod file;
 pub mod rest;
 mod secret;
+pub mod trace;
 pub mod xml;
 
 use std::fmt;

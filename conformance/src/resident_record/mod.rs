@@ -135,6 +135,7 @@ impl ResidentRecordSimulator {
             faults: Faults::default(),
             wire: std::sync::Mutex::default(),
             requests: std::sync::Mutex::default(),
+            traceparents: std::sync::Mutex::default(),
         });
         let app = router(Arc::clone(&shared));
         let (shutdown, signal) = oneshot::channel::<()>();
@@ -219,6 +220,12 @@ impl SimulatorHandle {
         self.shared.requests.lock().unwrap_or_else(PoisonError::into_inner).get(route).copied().unwrap_or(0)
     }
 
+    /// The `traceparent` headers of the todoke requests sent with `idempotency_key`, in order.
+    pub fn traceparents(&self, idempotency_key: &str) -> Vec<String> {
+        let sent = self.shared.traceparents.lock().unwrap_or_else(PoisonError::into_inner);
+        sent.get(idempotency_key).cloned().unwrap_or_default()
+    }
+
     /// Make the next `POST /todoke` fail with `fault` ([`crate::faults`]). Faults queue up, one
     /// per request.
     pub fn inject_todoke_fault(&self, fault: Fault) {
@@ -241,6 +248,9 @@ struct Shared {
     wire: std::sync::Mutex<Vec<WireTaken>>,
     /// Requests answered, by method and route template (`GET /api/v1/atena/{atena_no}`).
     requests: std::sync::Mutex<std::collections::BTreeMap<String, usize>>,
+    /// The W3C `traceparent` each todoke request carried, by idempotency key: what a system's
+    /// own logs would keep to join renkei's traces.
+    traceparents: std::sync::Mutex<HashMap<String, Vec<String>>>,
 }
 
 /// A document as the receiving layout read it, as testers fetch it from
@@ -469,6 +479,10 @@ async fn todoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
             return bad_request(detail);
         }
     };
+    if let Some(traceparent) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
+        let mut sent = state.traceparents.lock().unwrap_or_else(PoisonError::into_inner);
+        sent.entry(key.clone()).or_default().push(traceparent.to_owned());
+    }
     let todoke = match wire::parse_todoke(&body) {
         Ok(todoke) => todoke,
         Err(BadRequest(detail)) => {

@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use renkei_auth::{Access, AuthError, Authenticator, Principal, permissions};
 use tonic::Status;
 use tonic::body::Body;
-use tracing::warn;
+use tracing::{Instrument, warn};
 
 use crate::storage::{AuditEntry, Db};
 
@@ -84,36 +84,54 @@ where
         let fresh = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, fresh);
         let guard = self.guard.clone();
-        Box::pin(async move {
-            let (started, path) = (std::time::Instant::now(), request.uri().path().to_owned());
-            match admit(&guard, &mut request).await {
-                Ok(()) => {
-                    let caller = principal(&request);
-                    let response =
-                        renkei_proto::limits::within(guard.limits.clone(), inner.call(request)).await?;
-                    let code = code_of(&response);
-                    guard.metrics.observe_rpc(&path, code, started.elapsed().as_secs_f64());
-                    if let Some(entry) = call_entry(&path, caller.as_deref(), code)
-                        && let Err(e) = guard.db.write(move |c| AuditEntry::insert_all(c, &[entry])).await
-                    {
-                        return Ok(super::status::storage(e).into_http());
+        // A span per call, continuing the caller's trace when it sent a `traceparent`.
+        let span = tracing::info_span!(
+            "rpc",
+            otel.name = crate::metrics::method_label(request.uri().path()),
+            otel.kind = "server",
+            rpc.system = "grpc",
+        );
+        if let Some(parent) = request.headers().get("traceparent").and_then(|v| v.to_str().ok()) {
+            renkei_delivery::trace::continue_from(&span, parent);
+        }
+        Box::pin(
+            async move {
+                let (started, path) = (std::time::Instant::now(), request.uri().path().to_owned());
+                match admit(&guard, &mut request).await {
+                    Ok(()) => {
+                        let caller = principal(&request);
+                        let response =
+                            renkei_proto::limits::within(guard.limits.clone(), inner.call(request)).await?;
+                        let code = code_of(&response);
+                        guard.metrics.observe_rpc(&path, code, started.elapsed().as_secs_f64());
+                        if let Some(entry) = call_entry(&path, caller.as_deref(), code)
+                            && let Err(e) = guard.db.write(move |c| AuditEntry::insert_all(c, &[entry])).await
+                        {
+                            return Ok(super::status::storage(e).into_http());
+                        }
+                        Ok(response)
                     }
-                    Ok(response)
-                }
-                Err((status, who)) => {
-                    guard.metrics.observe_rpc(&path, status.code(), started.elapsed().as_secs_f64());
-                    // Every refusal is in the access log: who (when the token said), what, why.
-                    let detail = format!("{path} {:?}", status.code());
-                    let entry =
-                        AuditEntry::new("", who.as_deref().unwrap_or(""), "refused_call", None, Some(detail));
-                    let entry = AuditEntry { staff_id: who, ..entry };
-                    if let Err(e) = guard.db.write(move |c| AuditEntry::insert_all(c, &[entry])).await {
-                        return Ok(super::status::storage(e).into_http());
+                    Err((status, who)) => {
+                        guard.metrics.observe_rpc(&path, status.code(), started.elapsed().as_secs_f64());
+                        // Every refusal is in the access log: who (when the token said), what, why.
+                        let detail = format!("{path} {:?}", status.code());
+                        let entry = AuditEntry::new(
+                            "",
+                            who.as_deref().unwrap_or(""),
+                            "refused_call",
+                            None,
+                            Some(detail),
+                        );
+                        let entry = AuditEntry { staff_id: who, ..entry };
+                        if let Err(e) = guard.db.write(move |c| AuditEntry::insert_all(c, &[entry])).await {
+                            return Ok(super::status::storage(e).into_http());
+                        }
+                        Ok(status.into_http())
                     }
-                    Ok(status.into_http())
                 }
             }
-        })
+            .instrument(span),
+        )
     }
 }
 

@@ -71,6 +71,7 @@ pub(crate) fn accept(
         fields_total: app.fields.len() as i32,
         fields_prefilled: app.prefilled_count() as i32,
         work_department: backyard.then(|| def.department.clone()),
+        traceparent: renkei_delivery::trace::traceparent(&tracing::Span::current()),
     })
 }
 

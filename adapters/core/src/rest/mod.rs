@@ -196,6 +196,9 @@ impl RestClient {
         token: Option<&Secret>,
     ) -> Result<RestResponse, TransportError> {
         let mut request = self.http.request(method.clone(), url.clone()).headers(headers.clone());
+        if let Some(traceparent) = crate::trace::current() {
+            request = request.header("traceparent", traceparent);
+        }
         if let Some(body) = body {
             request = request.header(reqwest::header::CONTENT_TYPE, body.content_type).body(body.bytes);
         }
