@@ -41,7 +41,7 @@ struct Http {
     backups: Option<Arc<Backups>>,
     metrics: Metrics,
     breakers: Arc<renkei_delivery::breaker::Breakers>,
-    /// The configured core systems, for their circuits.
+    /// The configured core systems, for their circuits and delivery states.
     systems: Arc<Vec<String>>,
 }
 

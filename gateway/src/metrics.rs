@@ -117,6 +117,13 @@ impl Metrics {
             })
             .await?;
         self.deliveries.reset();
+        // Every configured system has every state, 0 when it has none: a series that appears
+        // only once a first delivery dies cannot be watched with `increase()`.
+        for system in systems {
+            for state in deliveries::DeliveryState::ALL {
+                self.deliveries.with_label_values(&[system, state.as_str()]).set(0);
+            }
+        }
         let mut depth = 0;
         for (system, state, n) in by_state {
             if state == deliveries::DeliveryState::Pending.as_str()

@@ -106,6 +106,11 @@ async fn metrics_are_scraped_in_the_prometheus_text_format_with_every_figure() {
         value(&scrape, "renkei_deliveries", &[("system", "resident-record"), ("state", "delivered")]),
         Some(1.0)
     );
+    assert_eq!(
+        value(&scrape, "renkei_deliveries", &[("system", "tax"), ("state", "dead")]),
+        Some(0.0),
+        "a configured system's states are there at 0 before anything happens in them"
+    );
     assert_eq!(value(&scrape, "renkei_delivery_queue_depth", &[]), Some(0.0));
     assert_eq!(value(&scrape, "renkei_oldest_undelivered_seconds", &[]), Some(0.0));
     assert!(
