@@ -15,7 +15,8 @@ use renkei_mappings::MappingSet;
 use renkei_model::Date;
 
 mod common;
-use common::{PostgresDatabase, spawn};
+use common::spawn;
+use renkei_store::testing::TempPostgres;
 
 const CHANGES: usize = 600;
 
@@ -69,7 +70,7 @@ async fn every_change_arrives_once_at_every_subscriber_across_a_kill() {
 /// lease to run out, and the other sends that batch again under the same key, or the next one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_on_one_postgresql_share_the_hub_and_one_is_killed() {
-    if let Some(db) = PostgresDatabase::create() {
+    if let Some(db) = TempPostgres::create() {
         across_a_kill(Some(db.url.clone()), Restart::OtherReplica).await;
     }
 }

@@ -18,7 +18,8 @@ use renkei_proto::v1::counter_service_client::CounterServiceClient;
 use tonic::transport::Channel;
 
 mod common;
-use common::{PostgresDatabase, add_user, free_port, moving, spawn};
+use common::{add_user, free_port, moving, spawn};
+use renkei_store::testing::TempPostgres;
 
 const CLIENTS: usize = 50;
 const EACH: usize = 200;
@@ -70,7 +71,7 @@ enum Restart {
 }
 
 async fn on_postgresql(restart: Restart) {
-    if let Some(db) = PostgresDatabase::create() {
+    if let Some(db) = TempPostgres::create() {
         across_a_kill(Some(db.url.clone()), restart).await;
     }
 }

@@ -13,22 +13,31 @@ use crate::{DatabaseUrl, Db};
 
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-/// A PostgreSQL database of its own for one test, dropped afterwards.
-struct TempPostgres {
+/// A PostgreSQL database of its own for one test (or benchmark), dropped with this value.
+#[derive(Debug)]
+pub struct TempPostgres {
     admin_url: String,
     name: String,
-    url: String,
+    /// Where the database is.
+    pub url: String,
 }
 
 impl TempPostgres {
-    fn create() -> Option<TempPostgres> {
+    /// A database at `RENKEI_TEST_POSTGRES_URL`'s server (the local one by default); `None` when
+    /// `RENKEI_SKIP_POSTGRES=1`.
+    pub fn create() -> Option<TempPostgres> {
         if std::env::var("RENKEI_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
             eprintln!("RENKEI_SKIP_POSTGRES=1: PostgreSQL scenarios not run");
             return None;
         }
         let admin_url =
             std::env::var("RENKEI_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
-        let mut admin = diesel::PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+        Some(Self::create_at(&admin_url))
+    }
+
+    /// A database at the server of `admin_url`, created through that connection.
+    pub fn create_at(admin_url: &str) -> TempPostgres {
+        let mut admin = diesel::PgConnection::establish(admin_url).unwrap_or_else(|e| {
             panic!(
                 "PostgreSQL is not reachable at {admin_url} ({e}). Start it (the CI script does), point \
                  RENKEI_TEST_POSTGRES_URL at a server, or set RENKEI_SKIP_POSTGRES=1 to skip these tests"
@@ -38,7 +47,7 @@ impl TempPostgres {
         admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
         let base = &admin_url[..admin_url.rfind('/').expect("the URL names a database")];
         let url = format!("{base}/{name}");
-        Some(TempPostgres { admin_url, name, url })
+        TempPostgres { admin_url: admin_url.to_owned(), name, url }
     }
 }
 

@@ -16,7 +16,6 @@
 //!     cargo bench -p renkei-tests --bench submit_applications
 //! ```
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use renkei_conformance::population::Population;
@@ -25,6 +24,7 @@ use renkei_gateway::config::{Config, SystemConfig};
 use renkei_proto::Bearer;
 use renkei_proto::v1 as pb;
 use renkei_proto::v1::counter_service_client::CounterServiceClient;
+use renkei_store::testing::TempPostgres;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -135,29 +135,13 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// A database of its own at the PostgreSQL server of `admin` (its URL, and a closure that drops it).
-fn postgres_database(admin: &str) -> (String, impl FnOnce() + use<>) {
-    let name = format!("renkei_bench_{}", std::process::id());
-    let psql = {
-        let admin = admin.to_owned();
-        move |sql: String| {
-            let status =
-                Command::new("psql").args(["-w", "-q", &admin, "-c", &sql]).status().expect("psql runs");
-            assert!(status.success(), "psql: {sql}");
-        }
-    };
-    psql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    psql(format!("CREATE DATABASE {name}"));
-    let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
-    (url, move || psql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     let clients: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(50);
     let calls: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
-    let postgres = std::env::var("RENKEI_BENCH_POSTGRES_URL").ok().map(|admin| postgres_database(&admin));
+    let postgres =
+        std::env::var("RENKEI_BENCH_POSTGRES_URL").ok().map(|admin| TempPostgres::create_at(&admin));
 
     let population = Population::generate(1_000, 1);
     let simulator = ResidentRecordSimulator::new(&population).start("127.0.0.1:0").await.unwrap();
@@ -166,7 +150,7 @@ async fn main() {
     config.server.grpc_listen = "127.0.0.1:0".parse().unwrap();
     config.server.http_listen = "127.0.0.1:0".parse().unwrap();
     config.storage.data_dir = data.path().to_owned();
-    config.storage.database_url = postgres.as_ref().map(|(url, _)| url.clone());
+    config.storage.database_url = postgres.as_ref().map(|db| db.url.clone());
     config.systems.insert("resident-record".into(), SystemConfig::rest(simulator.base_url()));
     // Every client calls as one user here; a city's staff have one each.
     config.auth.calls_per_second = 1_000_000;
@@ -234,7 +218,5 @@ async fn main() {
     );
     gateway.shutdown().await.unwrap();
     simulator.shutdown().await.unwrap();
-    if let Some((_, drop_database)) = postgres {
-        drop_database();
-    }
+    drop(postgres);
 }
