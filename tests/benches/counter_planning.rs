@@ -20,13 +20,16 @@ use std::time::{Duration, Instant};
 
 use renkei_conformance::population::Population;
 use renkei_conformance::resident_record::ResidentRecordSimulator;
-use renkei_gateway::config::Config;
+use renkei_gateway::config::SystemConfig;
 use renkei_proto::Bearer;
 use renkei_proto::v1 as pb;
 use renkei_proto::v1::counter_service_client::CounterServiceClient;
 use renkei_proto::v1::counter_service_server::{CounterService, CounterServiceServer};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
+
+mod common;
+use common::{ms, quantile};
 
 const EVENTS: [pb::LifeEvent; 5] = [
     pb::LifeEvent::MoveIn,
@@ -207,16 +210,6 @@ async fn run(addr: &str, bearer: &Bearer, per_counter: &[Vec<Visit>]) -> (Sample
     (all, start.elapsed())
 }
 
-fn quantile(samples: &mut [Duration], q: f64) -> Duration {
-    samples.sort();
-    let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
-    samples[i]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
@@ -225,23 +218,11 @@ async fn main() {
 
     let population = Population::generate(10_000, 1);
     let simulator = ResidentRecordSimulator::new(&population).start("127.0.0.1:0").await.unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.server.grpc_listen = "127.0.0.1:0".parse().unwrap();
-    config.server.http_listen = "127.0.0.1:0".parse().unwrap();
-    config.storage.data_dir = data.path().to_owned();
-    config
-        .systems
-        .insert("resident-record".into(), renkei_gateway::config::SystemConfig::rest(simulator.base_url()));
-    // Every counter calls as one user here; a city's staff have one each.
-    config.auth.calls_per_second = 1_000_000;
-    config.auth.calls_burst = 1_000_000;
-    let gateway = renkei_gateway::server::start(config).await.unwrap();
-    let addr = format!("http://{}", gateway.grpc_addr);
-    // The counter app's calls carry a staff member's token, as in service.
-    let auth = &gateway.state().auth;
-    auth.add_user("bench", "試験 職員", &["窓口職員".to_owned()], "a bench passphrase").await.unwrap();
-    let bearer = Bearer::new(&auth.issue("bench", 3600).await.unwrap()).unwrap();
+    let rr = simulator.base_url();
+    let common::Bench { gateway, addr, bearer, data: _data } = common::gateway(|c| {
+        c.systems.insert("resident-record".into(), SystemConfig::rest(rr));
+    })
+    .await;
 
     // One session per counter; residents taken in turn across the population, events in turn.
     let channel = Channel::from_shared(addr.clone()).unwrap().connect().await.unwrap();

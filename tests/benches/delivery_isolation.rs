@@ -19,64 +19,36 @@ use std::time::{Duration, Instant};
 use renkei_adapter_core::TransportConfig;
 use renkei_conformance::population::Population;
 use renkei_conformance::resident_record::ResidentRecordSimulator;
-use renkei_gateway::config::{Config, SystemConfig};
+use renkei_gateway::config::SystemConfig;
 use renkei_proto::Bearer;
 use renkei_proto::v1 as pb;
 use renkei_proto::v1::counter_service_client::CounterServiceClient;
 use tonic::transport::Channel;
 
-fn staff(v: &str) -> pb::FieldValue {
-    pb::FieldValue { value: v.into(), provenance: pb::Provenance::Staff as i32 }
-}
+mod common;
+use common::{moving, ms, quantile};
 
-fn draft(
-    procedure: &str,
-    atena: &str,
-    event: pb::LifeEvent,
-    fields: &[(&str, &str)],
-) -> pb::ApplicationDraft {
+/// A 精神障害者保健福祉手帳 renewal, which goes to the welfare system.
+fn techo(atena: &str) -> pb::ApplicationDraft {
+    let staff = |v: &str| pb::FieldValue { value: v.into(), provenance: pb::Provenance::Staff as i32 };
+    let fields = [
+        ("name", "試験 花子"),
+        ("birth_date", "1960-04-01"),
+        ("address", "神奈川県横浜市中区山下町1番地"),
+        ("event_date", "2026-11-20"),
+        ("techo.kind", "精神障害者保健福祉手帳"),
+        ("techo.number", "A123456"),
+        ("techo.grade", "2級"),
+        ("techo.expiry", "2026-12-31"),
+        ("basis", "診断書"),
+    ];
     pb::ApplicationDraft {
-        procedure_id: procedure.into(),
+        procedure_id: "seishin.techo.koushin".into(),
         applicant_atena_number: atena.into(),
         subject_atena_numbers: vec![atena.into()],
-        life_event: event as i32,
+        life_event: pb::LifeEvent::Unspecified as i32,
         fields: fields.iter().map(|(k, v)| ((*k).to_owned(), staff(v))).collect(),
     }
-}
-
-fn moving(atena: &str) -> pb::ApplicationDraft {
-    draft(
-        "jumin.idou",
-        atena,
-        pb::LifeEvent::MoveWithin,
-        &[
-            ("event_date", "2026-11-20"),
-            ("new_address.prefecture", "神奈川県"),
-            ("new_address.municipality", "横浜市鶴見区"),
-            ("new_address.local_government_code", "141011"),
-            ("new_address.town", "桜町二丁目"),
-            ("new_address.banchi", "4番1号"),
-        ],
-    )
-}
-
-fn techo(atena: &str) -> pb::ApplicationDraft {
-    draft(
-        "seishin.techo.koushin",
-        atena,
-        pb::LifeEvent::Unspecified,
-        &[
-            ("name", "試験 花子"),
-            ("birth_date", "1960-04-01"),
-            ("address", "神奈川県横浜市中区山下町1番地"),
-            ("event_date", "2026-11-20"),
-            ("techo.kind", "精神障害者保健福祉手帳"),
-            ("techo.number", "A123456"),
-            ("techo.grade", "2級"),
-            ("techo.expiry", "2026-12-31"),
-            ("basis", "診断書"),
-        ],
-    )
 }
 
 /// One client: its submissions one after another; the latency of each 異動届 from sending it to
@@ -140,15 +112,6 @@ async fn client(
     sent.iter().map(|(id, at)| delivered[id] - *at).collect()
 }
 
-fn quantile(samples: &mut [Duration], q: f64) -> Duration {
-    samples.sort();
-    samples[((samples.len() as f64 - 1.0) * q).round() as usize]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 async fn run(clients: usize, submissions: usize, with_hung: bool) -> Vec<Duration> {
     let population = Population::generate(1_000, 1);
     let resident_record = ResidentRecordSimulator::new(&population).start("127.0.0.1:0").await.unwrap();
@@ -161,24 +124,16 @@ async fn run(clients: usize, submissions: usize, with_hung: bool) -> Vec<Duratio
             held.push(socket);
         }
     });
-    let data = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.server.grpc_listen = "127.0.0.1:0".parse().unwrap();
-    config.server.http_listen = "127.0.0.1:0".parse().unwrap();
-    config.storage.data_dir = data.path().to_owned();
-    config.systems.insert("resident-record".into(), SystemConfig::rest(resident_record.base_url()));
-    let mut welfare = SystemConfig::rest(format!("http://{hung_addr}/api/v1"));
-    if let TransportConfig::Rest(rest) = &mut welfare.transport {
-        rest.timeout_ms = 2_000;
-    }
-    config.systems.insert("welfare".into(), welfare);
-    config.auth.calls_per_second = 1_000_000;
-    config.auth.calls_burst = 1_000_000;
-    let gateway = renkei_gateway::server::start(config).await.unwrap();
-    let addr = format!("http://{}", gateway.grpc_addr);
-    let auth = &gateway.state().auth;
-    auth.add_user("bench", "試験 職員", &["窓口職員".to_owned()], "a bench passphrase").await.unwrap();
-    let bearer = Bearer::new(&auth.issue("bench", 3600).await.unwrap()).unwrap();
+    let rr = resident_record.base_url();
+    let common::Bench { gateway, addr, bearer, data: _data } = common::gateway(|c| {
+        c.systems.insert("resident-record".into(), SystemConfig::rest(rr));
+        let mut welfare = SystemConfig::rest(format!("http://{hung_addr}/api/v1"));
+        if let TransportConfig::Rest(rest) = &mut welfare.transport {
+            rest.timeout_ms = 2_000;
+        }
+        c.systems.insert("welfare".into(), welfare);
+    })
+    .await;
     let residents: Vec<String> = population.residents().map(|r| r.atena_number.to_string()).collect();
     let tasks: Vec<_> = (0..clients)
         .map(|c| {

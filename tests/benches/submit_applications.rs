@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use renkei_conformance::population::Population;
 use renkei_conformance::resident_record::ResidentRecordSimulator;
-use renkei_gateway::config::{Config, SystemConfig};
+use renkei_gateway::config::SystemConfig;
 use renkei_proto::Bearer;
 use renkei_proto::v1 as pb;
 use renkei_proto::v1::counter_service_client::CounterServiceClient;
@@ -29,24 +29,8 @@ use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-fn moving(atena: &str) -> pb::ApplicationDraft {
-    let value = |v: &str| pb::FieldValue { value: v.into(), provenance: pb::Provenance::Staff as i32 };
-    let fields = [
-        ("event_date", "2026-11-20"),
-        ("new_address.prefecture", "神奈川県"),
-        ("new_address.municipality", "横浜市鶴見区"),
-        ("new_address.local_government_code", "141011"),
-        ("new_address.town", "桜町二丁目"),
-        ("new_address.banchi", "4番1号"),
-    ];
-    pb::ApplicationDraft {
-        procedure_id: "jumin.idou".into(),
-        applicant_atena_number: atena.into(),
-        subject_atena_numbers: vec![atena.into()],
-        life_event: pb::LifeEvent::MoveWithin as i32,
-        fields: fields.iter().map(|(k, v)| ((*k).to_owned(), value(v))).collect(),
-    }
-}
+mod common;
+use common::{moving, ms, quantile};
 
 /// Which call every client makes.
 #[derive(Debug, Clone, Copy)]
@@ -125,16 +109,6 @@ async fn run(
     (all, start.elapsed())
 }
 
-fn quantile(samples: &mut [Duration], q: f64) -> Duration {
-    samples.sort();
-    let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
-    samples[i]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
@@ -145,21 +119,12 @@ async fn main() {
 
     let population = Population::generate(1_000, 1);
     let simulator = ResidentRecordSimulator::new(&population).start("127.0.0.1:0").await.unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.server.grpc_listen = "127.0.0.1:0".parse().unwrap();
-    config.server.http_listen = "127.0.0.1:0".parse().unwrap();
-    config.storage.data_dir = data.path().to_owned();
-    config.storage.database_url = postgres.as_ref().map(|db| db.url.clone());
-    config.systems.insert("resident-record".into(), SystemConfig::rest(simulator.base_url()));
-    // Every client calls as one user here; a city's staff have one each.
-    config.auth.calls_per_second = 1_000_000;
-    config.auth.calls_burst = 1_000_000;
-    let gateway = renkei_gateway::server::start(config).await.unwrap();
-    let addr = format!("http://{}", gateway.grpc_addr);
-    let auth = &gateway.state().auth;
-    auth.add_user("bench", "試験 職員", &["窓口職員".to_owned()], "a bench passphrase").await.unwrap();
-    let bearer = Bearer::new(&auth.issue("bench", 3600).await.unwrap()).unwrap();
+    let (rr, database_url) = (simulator.base_url(), postgres.as_ref().map(|db| db.url.clone()));
+    let common::Bench { gateway, addr, bearer, data: _data } = common::gateway(|c| {
+        c.storage.database_url = database_url;
+        c.systems.insert("resident-record".into(), SystemConfig::rest(rr));
+    })
+    .await;
 
     let channel = Channel::from_shared(addr.clone()).unwrap().connect().await.unwrap();
     let mut counter = CounterServiceClient::new(bearer.clone().on(channel));
