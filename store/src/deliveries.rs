@@ -62,8 +62,9 @@ pub struct DeliveryRow {
     pub updated_at_ms: i64,
 }
 
-/// A delivery claimed by a worker, with what it needs to send it.
-#[derive(Debug, Clone)]
+/// A delivery claimed by a worker, with what it needs to send it (its fields in the order
+/// [`claim`] selects them).
+#[derive(Debug, Clone, Queryable)]
 pub struct ClaimedDelivery {
     pub id: String,
     pub application_id: String,
@@ -180,8 +181,7 @@ pub fn claim(
             deliveries::updated_at_ms.eq(now),
         ))
         .execute(conn)?;
-    type Row = (String, String, String, i32, String, String, String, Option<String>);
-    let rows: Vec<Row> = deliveries::table
+    let mut claimed: Vec<ClaimedDelivery> = deliveries::table
         .inner_join(applications::table)
         .filter(deliveries::id.eq_any(&ids))
         .order(deliveries::next_attempt_at_ms)
@@ -196,32 +196,11 @@ pub fn claim(
             deliveries::traceparent,
         ))
         .load(conn)?;
-    rows.into_iter()
-        .map(
-            |(
-                id,
-                application_id,
-                target_system,
-                attempts,
-                session_id,
-                procedure_id,
-                payload,
-                traceparent,
-            )| {
-                let payload = keys.open(crate::submissions::PAYLOAD, &payload)?;
-                Ok(ClaimedDelivery {
-                    id,
-                    application_id,
-                    target_system,
-                    attempts,
-                    session_id,
-                    procedure_id,
-                    payload,
-                    traceparent,
-                })
-            },
-        )
-        .collect()
+    // The body is read sealed and opened here, for the worker only.
+    for delivery in &mut claimed {
+        delivery.payload = keys.open(crate::submissions::PAYLOAD, &delivery.payload)?;
+    }
+    Ok(claimed)
 }
 
 /// Record how an attempt ended — only if `worker` still holds the claim, so a worker whose lease
