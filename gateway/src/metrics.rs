@@ -86,9 +86,11 @@ impl Metrics {
         Metrics { registry, rpc, deliveries, queue_depth, oldest_undelivered, hub_lag, backup_age, circuit }
     }
 
-    /// One answered call of `path` (`/renkei.v1.CounterService/OpenSession`).
-    pub fn observe_rpc(&self, path: &str, code: tonic::Code, seconds: f64) {
-        let method = if code == tonic::Code::Unimplemented { "unknown" } else { method_label(path) };
+    /// One answered call of `method`, as [`method_label`] names it
+    /// (`renkei.v1.CounterService/OpenSession`). A path under a served prefix that no method
+    /// answers (UNIMPLEMENTED) is counted as `unknown` too.
+    pub fn observe_rpc(&self, method: &str, code: tonic::Code, seconds: f64) {
+        let method = if code == tonic::Code::Unimplemented { "unknown" } else { method };
         self.rpc.with_label_values(&[method, &format!("{code:?}")]).observe(seconds);
     }
 
@@ -155,7 +157,7 @@ impl Metrics {
 /// The name a call is counted and traced under: its method, for one renkei serves, and
 /// `unknown` for any other path. Any caller can send any path; a name per path would let them
 /// grow the registry (and a trace backend's index) without bound.
-pub(crate) fn method_label(path: &str) -> &str {
+pub fn method_label(path: &str) -> &str {
     match renkei_auth::permissions::access_for(path) {
         Some(_) => path.trim_start_matches('/'),
         None => "unknown",

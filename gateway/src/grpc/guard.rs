@@ -84,10 +84,12 @@ where
         let fresh = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, fresh);
         let guard = self.guard.clone();
+        // What the call is counted and traced under.
+        let method = crate::metrics::method_label(request.uri().path()).to_owned();
         // A span per call, continuing the caller's trace when it sent a `traceparent`.
         let span = tracing::info_span!(
             "rpc",
-            otel.name = crate::metrics::method_label(request.uri().path()),
+            otel.name = %method,
             otel.kind = "server",
             rpc.system = "grpc",
         );
@@ -103,7 +105,7 @@ where
                         let response =
                             renkei_proto::limits::within(guard.limits.clone(), inner.call(request)).await?;
                         let code = code_of(&response);
-                        guard.metrics.observe_rpc(&path, code, started.elapsed().as_secs_f64());
+                        guard.metrics.observe_rpc(&method, code, started.elapsed().as_secs_f64());
                         if let Some(entry) = call_entry(&path, caller.as_deref(), code)
                             && let Err(e) = guard.db.write(move |c| AuditEntry::insert_all(c, &[entry])).await
                         {
@@ -112,7 +114,7 @@ where
                         Ok(response)
                     }
                     Err((status, who)) => {
-                        guard.metrics.observe_rpc(&path, status.code(), started.elapsed().as_secs_f64());
+                        guard.metrics.observe_rpc(&method, status.code(), started.elapsed().as_secs_f64());
                         // Every refusal is in the access log: who (when the token said), what, why.
                         let detail = format!("{path} {:?}", status.code());
                         let entry = AuditEntry::new(
