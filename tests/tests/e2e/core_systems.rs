@@ -9,7 +9,7 @@ use renkei_gateway::config::SystemConfig;
 use renkei_mappings::MappingSet;
 use renkei_proto::v1 as pb;
 
-use crate::harness::{Harness, SEED, queued_work_items, wait_for_status};
+use crate::harness::{Harness, SEED, complete_queued_work, wait_for_status};
 
 /// A simulator of `kind` over the harness's population, and a gateway delivering to it over REST.
 async fn with_simulator(kind: SystemKind) -> (CoreSystemHandle, Harness) {
@@ -119,14 +119,7 @@ async fn every_member_of_a_household_joining_the_nhi_arrives_and_a_change_carrie
         .unwrap()
         .into_inner();
     // Pattern 1: the backyard center keys each one in, and then it goes to the NHI system.
-    let mut admin = h.admin().await;
-    for item in queued_work_items(&mut admin, "保険年金課").await {
-        let claim =
-            pb::ClaimWorkItemRequest { work_item_id: item.work_item_id.clone(), department: String::new() };
-        admin.claim_work_item(claim).await.unwrap();
-        let complete = pb::CompleteWorkItemRequest { work_item_id: item.work_item_id, note: String::new() };
-        admin.complete_work_item(complete).await.unwrap();
-    }
+    assert_eq!(complete_queued_work(&mut h.admin().await, "保険年金課").await, 2, "both queued");
     for application in &response.applications {
         wait_for_status(
             &mut counter,

@@ -19,7 +19,9 @@ use renkei_gateway::config::SystemConfig;
 use renkei_mappings::MappingSet;
 use renkei_proto::v1 as pb;
 
-use crate::harness::{Harness, SEED, moving_notification, queued_work_items, techo_renewal, wait_for_status};
+use crate::harness::{
+    Harness, SEED, complete_queued_work, moving_notification, techo_renewal, wait_for_status,
+};
 
 /// How long a REST system may take before renkei gives up on an attempt.
 const TIMEOUT_MS: u64 = 300;
@@ -139,13 +141,7 @@ async fn deliver(
     let id = response.applications[0].application_id.clone();
     if backyard {
         // Pattern 1: the backyard center keys it in before it goes to the NHI system.
-        let mut admin = h.admin().await;
-        let item = queued_work_items(&mut admin, "保険年金課").await.into_iter().next().expect("queued");
-        let claim =
-            pb::ClaimWorkItemRequest { work_item_id: item.work_item_id.clone(), department: String::new() };
-        admin.claim_work_item(claim).await.unwrap();
-        let complete = pb::CompleteWorkItemRequest { work_item_id: item.work_item_id, note: String::new() };
-        admin.complete_work_item(complete).await.unwrap();
+        assert_eq!(complete_queued_work(&mut h.admin().await, "保険年金課").await, 1, "queued");
     }
     let ended = wait_for_status(&mut counter, &session_id, &id, status).await;
     (id, ended)
